@@ -1,0 +1,39 @@
+/**
+ * Job files: a module whose default export is `defineJob((env, params) => …)` can be run by the
+ * CLI (`npm run job -- <file> [--name value …]`). The build function defines sources, operators and
+ * sinks on `env`; the runner then executes them.
+ */
+import type { EnvironmentOptions, StreamExecutionEnvironment } from './environment.ts'
+
+/** Command-line parameters: `--name value` pairs (a bare `--flag` is "true"). */
+export type JobParams = Readonly<Record<string, string>>
+
+export interface JobDefinition {
+  readonly kind: 'fluxion-job'
+  readonly name: string
+  /** Options for the environment the runner creates (parallelism, …). */
+  readonly options: EnvironmentOptions
+  build(env: StreamExecutionEnvironment, params: JobParams): void | Promise<void>
+}
+
+export function defineJob(
+  build: (env: StreamExecutionEnvironment, params: JobParams) => void | Promise<void>,
+  meta: { name?: string; options?: EnvironmentOptions } = {},
+): JobDefinition {
+  if (typeof build !== 'function') throw new TypeError('defineJob needs a function (env, params) => { … }')
+  return { kind: 'fluxion-job', name: meta.name ?? 'fluxion-job', options: meta.options ?? {}, build }
+}
+
+/** Parses `--name value` pairs. */
+export function parseJobParams(argv: readonly string[]): JobParams {
+  const params: Record<string, string> = {}
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (!arg.startsWith('--')) throw new TypeError(`unexpected argument "${arg}": parameters are --name value pairs`)
+    const eq = arg.indexOf('=')
+    if (eq > 0) params[arg.slice(2, eq)] = arg.slice(eq + 1)
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) params[arg.slice(2)] = argv[++i]
+    else params[arg.slice(2)] = 'true'
+  }
+  return params
+}

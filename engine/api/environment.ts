@@ -1,0 +1,232 @@
+/**
+ * StreamExecutionEnvironment: creates sources, collects sinks, and runs jobs on this thread.
+ */
+import { FluxionError } from '../errors.ts'
+import { DEFAULT_MAX_PARALLELISM } from '../keys.ts'
+import { buildJobGraph, describeJobGraph, type JobGraph } from '../graph/job-graph.ts'
+import { Transformation } from '../graph/transformation.ts'
+import { deploy } from '../runtime/deploy.ts'
+import { LocalExecutor } from '../runtime/executor.ts'
+import { SourceOperator } from '../runtime/source-operator.ts'
+import type { Task } from '../runtime/task.ts'
+import type { Source } from '../source.ts'
+import { SystemClock, type Clock } from '../time.ts'
+import { WatermarkStrategy } from '../watermarks.ts'
+import { SinkOperator } from '../../operators/sink.ts'
+import { CollectionSource } from '../../connectors/collection-source.ts'
+import { GeneratorSource, type GeneratorSourceOptions } from '../../connectors/generator-source.ts'
+import { JsonLinesSource } from '../../connectors/json-lines-source.ts'
+import { CollectSink } from '../../connectors/sinks.ts'
+import { DataStream, checkParallelism } from './data-stream.ts'
+
+export interface EnvironmentOptions {
+  /** Default parallelism of operators (default 1). */
+  parallelism?: number
+  /** Number of key groups; the upper bound of any parallelism, fixed for the life of the state (default 128). */
+  maxParallelism?: number
+  /** Records per batch between tasks and per source poll (default 1024). */
+  batchSize?: number
+  /** Records a channel may queue before its producer pauses (default 8 × batchSize). */
+  channelCapacity?: number
+  /** Processing time between periodic watermarks while a source waits for data (default 200 ms). */
+  autoWatermarkIntervalMs?: number
+  /** Processing-time clock (default: the system clock). Tests pass a ManualClock. */
+  clock?: Clock
+  /** 'memory' only in this version; 'rocksdb' arrives with checkpointing. */
+  stateBackend?: 'memory' | 'rocksdb'
+  stateDir?: string
+  checkpoint?: { intervalMs: number; dir: string; retain?: number }
+  workers?: number
+  restartStrategy?: unknown
+}
+
+export interface ResolvedConfig {
+  readonly parallelism: number
+  readonly maxParallelism: number
+  readonly batchSize: number
+  readonly channelCapacity: number
+  readonly autoWatermarkIntervalMs: number
+  readonly clock: Clock
+}
+
+export interface TaskReport {
+  name: string
+  subtask: number
+  recordsIn: number
+  recordsOut: number
+  /** Highest number of records queued on the task's input channels. */
+  peakQueuedRecords: number
+}
+
+export interface JobExecutionResult {
+  jobName: string
+  netRuntimeMs: number
+  tasks: TaskReport[]
+}
+
+export interface JobClient {
+  readonly jobName: string
+  /** Settles when the job finishes (bounded input), fails, or is cancelled. */
+  readonly result: Promise<JobExecutionResult>
+  /** Stops the job; `result` then rejects with FLX_JOB_CANCELLED. */
+  cancel(): void
+  /** Live per-task numbers. */
+  tasks(): TaskReport[]
+}
+
+const KNOWN_OPTIONS = new Set<keyof EnvironmentOptions>([
+  'parallelism',
+  'maxParallelism',
+  'batchSize',
+  'channelCapacity',
+  'autoWatermarkIntervalMs',
+  'clock',
+  'stateBackend',
+  'stateDir',
+  'checkpoint',
+  'workers',
+  'restartStrategy',
+])
+
+type CollectedArrays<S extends readonly DataStream<any>[]> = { [I in keyof S]: S[I] extends DataStream<infer T> ? T[] : never }
+
+export class StreamExecutionEnvironment {
+  readonly config: ResolvedConfig
+  private sinks: Transformation[] = []
+
+  private constructor(config: ResolvedConfig) {
+    this.config = config
+  }
+
+  /** Validates `options` (bad options fail here, not mid-stream) and creates an in-process environment. */
+  static create(options: EnvironmentOptions = {}): StreamExecutionEnvironment {
+    return new StreamExecutionEnvironment(resolveOptions(options))
+  }
+
+  /** A non-parallel source of the given elements (one subtask), as Flink's fromCollection. */
+  fromCollection<T>(items: readonly T[], strategy: WatermarkStrategy<T> = WatermarkStrategy.noWatermarks<T>(), name = 'collection-source'): DataStream<T> {
+    if (!Array.isArray(items)) throw new FluxionError('FLX_INVALID_CONFIG', 'fromCollection needs an array')
+    return this.fromSource(new CollectionSource(items, name), strategy, name)
+  }
+
+  /** A parallel generated source: record i is generate(i). */
+  fromGenerator<T>(generate: (index: number) => T, options: GeneratorSourceOptions = {}, strategy: WatermarkStrategy<T> = WatermarkStrategy.noWatermarks<T>()): DataStream<T> {
+    if (typeof generate !== 'function') throw new FluxionError('FLX_INVALID_CONFIG', 'fromGenerator needs a function (index) => record')
+    return this.fromSource(new GeneratorSource(generate, options), strategy, options.name ?? 'generator-source')
+  }
+
+  /** Reads JSON Lines files (one subtask per file at most). */
+  readJsonLines<T>(paths: string | readonly string[], strategy: WatermarkStrategy<T> = WatermarkStrategy.noWatermarks<T>()): DataStream<T> {
+    const list = typeof paths === 'string' ? [paths] : [...paths]
+    const source = new JsonLinesSource<T>(list)
+    const stream = this.fromSource(source, strategy, source.name)
+    if (list.length === 1) stream.setParallelism(1)
+    return stream
+  }
+
+  /** A stream from any Source. */
+  fromSource<T>(source: Source<T>, strategy: WatermarkStrategy<T>, name = source.name): DataStream<T> {
+    if (!(strategy instanceof WatermarkStrategy)) {
+      throw new FluxionError('FLX_INVALID_CONFIG', `source "${name}": the second argument must be a WatermarkStrategy, e.g. WatermarkStrategy.forBoundedOutOfOrderness(5_000)`)
+    }
+    const t = Transformation.source(name, () => new SourceOperator(source, strategy), source.maxParallelism)
+    return new DataStream<T>(this, t)
+  }
+
+  /** @internal Called by sinkTo. */
+  registerSink(t: Transformation): void {
+    this.sinks.push(t)
+  }
+
+  /** The physical plan of the sinks defined so far (plus `extraSinks`). */
+  getJobGraph(name = 'fluxion-job', extraSinks: readonly Transformation[] = []): JobGraph {
+    const sinks = [...this.sinks, ...extraSinks]
+    if (sinks.length === 0) {
+      throw new FluxionError('FLX_INVALID_TOPOLOGY', 'the job has no sinks, so nothing would run. Add sinkTo(...)/print() to a stream, or use executeAndCollect(stream).')
+    }
+    return buildJobGraph(sinks, { name, defaultParallelism: this.config.parallelism, maxParallelism: this.config.maxParallelism })
+  }
+
+  /** The plan as JSON, for logs and debugging. */
+  getExecutionPlan(name?: string): string {
+    return JSON.stringify(describeJobGraph(this.getJobGraph(name)), null, 2)
+  }
+
+  /** Runs the job until its bounded inputs end (forever for unbounded ones). */
+  execute(jobName = 'fluxion-job'): Promise<JobExecutionResult> {
+    return this.executeAsync(jobName).result
+  }
+
+  /** Starts the job and returns at once with a handle to watch or cancel it. */
+  executeAsync(jobName = 'fluxion-job', extraSinks: readonly Transformation[] = []): JobClient {
+    const graph = this.getJobGraph(jobName, extraSinks)
+    this.sinks = []
+    let executor: LocalExecutor | undefined
+    const tasks: Task[] = deploy(graph, {
+      clock: this.config.clock,
+      batchSize: this.config.batchSize,
+      channelCapacity: this.config.channelCapacity,
+      autoWatermarkIntervalMs: this.config.autoWatermarkIntervalMs,
+      wake: () => executor?.wake(),
+    })
+    executor = new LocalExecutor(tasks, this.config.clock, { sliceRecords: this.config.batchSize * 4, yieldAfterMs: 5 })
+    const report = (): TaskReport[] =>
+      tasks.map((t) => ({ name: t.name, subtask: t.subtaskIndex, recordsIn: t.metrics.recordsIn, recordsOut: t.metrics.recordsOut, peakQueuedRecords: t.peakQueuedRecords() }))
+    const started = performance.now()
+    const run = executor.run()
+    const result = run.then(() => ({ jobName, netRuntimeMs: performance.now() - started, tasks: report() }))
+    return { jobName, result, cancel: () => executor!.cancel(), tasks: report }
+  }
+
+  /** Runs the job to the end of its input and returns the records of each given stream. */
+  async executeAndCollect<S extends readonly DataStream<any>[]>(...streams: S): Promise<CollectedArrays<S>> {
+    if (streams.length === 0) throw new FluxionError('FLX_INVALID_CONFIG', 'executeAndCollect needs at least one stream')
+    const arrays = streams.map(() => [] as unknown[])
+    const collectors = streams.map((s, i) => {
+      if (s.env !== this) throw new FluxionError('FLX_INVALID_TOPOLOGY', 'executeAndCollect: every stream must come from this environment')
+      const sink = new CollectSink(arrays[i])
+      const t = Transformation.operator(`collect-${i}`, [s.transformation], () => new SinkOperator(sink), { isSink: true })
+      if (s.transformation.isPhysical) t.parallelism = s.transformation.parallelism
+      return t
+    })
+    await this.executeAsync('collect', collectors).result
+    return arrays as CollectedArrays<S>
+  }
+}
+
+function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
+  if (options === null || typeof options !== 'object') throw new FluxionError('FLX_INVALID_CONFIG', 'StreamExecutionEnvironment.create(options): options must be an object')
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key as keyof EnvironmentOptions)) {
+      throw new FluxionError('FLX_INVALID_CONFIG', `unknown option "${key}" in StreamExecutionEnvironment.create(); known options: ${[...KNOWN_OPTIONS].join(', ')}`)
+    }
+  }
+  const maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32_768) {
+    throw new FluxionError('FLX_INVALID_CONFIG', `maxParallelism must be an integer between 1 and 32768, got ${String(options.maxParallelism)}`)
+  }
+  const parallelism = options.parallelism ?? 1
+  checkParallelism(parallelism, maxParallelism, 'StreamExecutionEnvironment.create')
+  const batchSize = options.batchSize ?? 1024
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new FluxionError('FLX_INVALID_CONFIG', `batchSize must be an integer >= 1, got ${String(options.batchSize)}`)
+  const channelCapacity = options.channelCapacity ?? 8 * batchSize
+  if (!Number.isInteger(channelCapacity) || channelCapacity < batchSize) {
+    throw new FluxionError('FLX_INVALID_CONFIG', `channelCapacity must be an integer >= batchSize (${batchSize}), got ${String(options.channelCapacity)}`)
+  }
+  const autoWatermarkIntervalMs = options.autoWatermarkIntervalMs ?? 200
+  if (!(autoWatermarkIntervalMs > 0) || !Number.isFinite(autoWatermarkIntervalMs)) {
+    throw new FluxionError('FLX_INVALID_CONFIG', `autoWatermarkIntervalMs must be a finite number > 0, got ${String(options.autoWatermarkIntervalMs)}`)
+  }
+  if (options.stateBackend !== undefined && options.stateBackend !== 'memory') {
+    throw new FluxionError(
+      'FLX_INVALID_CONFIG',
+      `stateBackend "${String(options.stateBackend)}" is not available in this version; use 'memory' (the RocksDB backend comes with checkpointing)`,
+    )
+  }
+  for (const key of ['checkpoint', 'workers', 'restartStrategy'] as const) {
+    if (options[key] !== undefined) {
+      throw new FluxionError('FLX_INVALID_CONFIG', `option "${key}" is not available in this version of Fluxion yet; remove it to run in-process without checkpoints`)
+    }
+  }
+  return { parallelism, maxParallelism, batchSize, channelCapacity, autoWatermarkIntervalMs, clock: options.clock ?? new SystemClock() }
+}

@@ -1,0 +1,155 @@
+/**
+ * Keys and key groups (DESIGN.md §3).
+ *
+ * A key is turned into a canonical string (its "state key"); the key group is murmur3 (32-bit,
+ * seed 0) of that string's UTF-8 bytes, modulo maxParallelism. Key group g belongs to subtask
+ * floor(g * p / maxParallelism), so state stored per key group can be redistributed to any
+ * parallelism p ≤ maxParallelism.
+ *
+ * Canonical strings: a string key is itself (prefixed with \u0000s when it starts with \u0000);
+ * numbers, bigints, booleans, arrays and plain objects are tagged with a leading \u0000 and a type
+ * letter, and objects have their keys sorted, so equal keys always give equal bytes.
+ */
+import { FluxionError } from './errors.ts'
+
+export const DEFAULT_MAX_PARALLELISM = 128
+
+/** Returns the canonical state key of a user key. Throws FLX_UNSUPPORTED_KEY for other types. */
+export function stateKeyOf(key: unknown): string {
+  if (typeof key === 'string') return key.charCodeAt(0) === 0 ? '\u0000s' + key : key
+  return '\u0000' + encodeTagged(key)
+}
+
+function encodeTagged(key: unknown): string {
+  switch (typeof key) {
+    case 'number':
+      if (Number.isNaN(key)) throw unsupported(key, 'NaN is not a valid key')
+      return 'n' + (Object.is(key, -0) ? '0' : String(key))
+    case 'bigint':
+      return 'b' + key.toString()
+    case 'boolean':
+      return key ? 't' : 'f'
+    case 'string':
+      return 's' + JSON.stringify(key)
+    case 'object': {
+      if (key === null) return 'z'
+      if (Array.isArray(key)) return 'a[' + key.map(encodeTagged).join(',') + ']'
+      const proto = Object.getPrototypeOf(key)
+      if (proto !== Object.prototype && proto !== null) throw unsupported(key, 'only plain objects can be keys')
+      const entries = Object.keys(key as object)
+        .sort()
+        .map((k) => JSON.stringify(k) + ':' + encodeTagged((key as Record<string, unknown>)[k]))
+      return 'o{' + entries.join(',') + '}'
+    }
+    default:
+      throw unsupported(key, `a ${typeof key} cannot be a key`)
+  }
+}
+
+function unsupported(key: unknown, why: string): FluxionError {
+  return new FluxionError(
+    'FLX_UNSUPPORTED_KEY',
+    `unsupported key ${String(key)}: ${why}. Return a string, number, bigint, boolean, or an array or plain object of those from keyBy.`,
+  )
+}
+
+/**
+ * MurmurHash3 x86 32-bit over the UTF-8 bytes of `s`, computed without allocating the bytes.
+ * Matches the reference implementation (seed 0) byte for byte; see keys.spec.ts for test vectors.
+ */
+export function murmur3String(s: string, seed = 0): number {
+  let h = seed | 0
+  let k = 0
+  let shift = 0
+  let length = 0
+  const addByte = (b: number): void => {
+    k |= b << shift
+    shift += 8
+    length++
+    if (shift === 32) {
+      h = mixBlock(h, k)
+      k = 0
+      shift = 0
+    }
+  }
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i)
+    if (c < 0x80) {
+      // Fast path for ASCII: inline of addByte.
+      k |= c << shift
+      shift += 8
+      length++
+      if (shift === 32) {
+        h = mixBlock(h, k)
+        k = 0
+        shift = 0
+      }
+      continue
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+        i++
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd // lone surrogate, as TextEncoder does
+    if (c < 0x800) {
+      addByte(0xc0 | (c >> 6))
+      addByte(0x80 | (c & 0x3f))
+    } else if (c < 0x10000) {
+      addByte(0xe0 | (c >> 12))
+      addByte(0x80 | ((c >> 6) & 0x3f))
+      addByte(0x80 | (c & 0x3f))
+    } else {
+      addByte(0xf0 | (c >> 18))
+      addByte(0x80 | ((c >> 12) & 0x3f))
+      addByte(0x80 | ((c >> 6) & 0x3f))
+      addByte(0x80 | (c & 0x3f))
+    }
+  }
+  if (shift > 0) {
+    k = Math.imul(k, 0xcc9e2d51)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, 0x1b873593)
+    h ^= k
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+function mixBlock(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  k = Math.imul(k, 0x1b873593)
+  h ^= k
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
+}
+
+/** Key group of a canonical state key. */
+export function keyGroupOfStateKey(stateKey: string, maxParallelism: number): number {
+  return murmur3String(stateKey) % maxParallelism
+}
+
+/** Key group of a user key. */
+export function keyGroupOf(key: unknown, maxParallelism: number): number {
+  return keyGroupOfStateKey(stateKeyOf(key), maxParallelism)
+}
+
+/** The subtask (0-based) that owns key group `keyGroup` at parallelism `parallelism`. */
+export function subtaskForKeyGroup(keyGroup: number, parallelism: number, maxParallelism: number): number {
+  return Math.floor((keyGroup * parallelism) / maxParallelism)
+}
+
+/** The inclusive range of key groups owned by `subtask`, the inverse of subtaskForKeyGroup. */
+export function keyGroupRangeOf(subtask: number, parallelism: number, maxParallelism: number): { start: number; end: number } {
+  const start = Math.ceil((subtask * maxParallelism) / parallelism)
+  const end = Math.ceil(((subtask + 1) * maxParallelism) / parallelism) - 1
+  return { start, end }
+}

@@ -1,0 +1,123 @@
+/**
+ * Turns a JobGraph into running tasks on this thread: one task per chain and subtask, channels for
+ * every non-chained edge, operator instances wired through chained and edge outputs.
+ */
+import { keyGroupRangeOf } from '../keys.ts'
+import type { JobEdge, JobGraph, JobVertex } from '../graph/job-graph.ts'
+import type { StreamOperator } from '../operator.ts'
+import { BroadcastingOutput, DISCARDING_OUTPUT, OperatorOutput, type Output } from '../output.ts'
+import type { OutputTag } from '../output-tag.ts'
+import { DEAD_LETTERS } from '../source.ts'
+import type { Clock } from '../time.ts'
+import { MemoryKeyedStateBackend } from '../../state/memory/memory-backend.ts'
+import { Channel } from './channel.ts'
+import { EdgeOutput } from './edge-output.ts'
+import { Task } from './task.ts'
+
+export interface DeployOptions {
+  clock: Clock
+  batchSize: number
+  channelCapacity: number
+  autoWatermarkIntervalMs: number
+  wake: () => void
+}
+
+/** Output that calls the next chained operator directly. */
+class ChainedOutput<T> implements Output<T> {
+  constructor(private readonly next: StreamOperator<T, unknown>) {}
+  collect(value: T, timestamp: number): void {
+    this.next.processElement(value, timestamp)
+  }
+  collectSide<S>(_tag: OutputTag<S>, _value: S, _timestamp: number): void {}
+  emitWatermark(watermark: number): void {
+    this.next.processWatermark(watermark)
+  }
+  emitIdle(idle: boolean): void {
+    this.next.processIdle(idle)
+  }
+}
+
+export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
+  const channels = new Map<string, Channel>()
+  const edgeIds = new Map<JobEdge, number>()
+  const channelOf = (edge: JobEdge, producer: number, consumer: number): Channel => {
+    let id = edgeIds.get(edge)
+    if (id === undefined) edgeIds.set(edge, (id = edgeIds.size))
+    const k = `${id}:${producer}:${consumer}`
+    let ch = channels.get(k)
+    if (!ch) channels.set(k, (ch = new Channel(options.channelCapacity, edge.inputIndex)))
+    return ch
+  }
+  const producersFor = (edge: JobEdge, consumer: number): number[] =>
+    edge.partitioning.kind === 'forward' ? [consumer] : range(edge.source.parallelism)
+  const consumersFor = (edge: JobEdge, producer: number): number[] =>
+    edge.partitioning.kind === 'forward' ? [producer] : range(edge.target.parallelism)
+
+  const tasks: Task[] = []
+  for (const head of graph.vertices) {
+    if (head.chainHead !== head.id) continue
+    const members = graph.vertices.filter((v) => v.chainHead === head.id)
+    for (let subtask = 0; subtask < head.parallelism; subtask++) {
+      const keyed = head.transformation.details.keyed === true
+      const backend = keyed ? new MemoryKeyedStateBackend(graph.maxParallelism, keyGroupRangeOf(subtask, head.parallelism, graph.maxParallelism)) : undefined
+      const operators = new Map<number, StreamOperator<any, any>>()
+      for (const v of members) if (v.transformation.kind === 'operator') operators.set(v.id, v.transformation.details.operatorFactory!())
+      const edgeOutputs: EdgeOutput[] = []
+      const outputOf = (v: JobVertex): OperatorOutput<unknown> => {
+        const main: Output<unknown>[] = []
+        const sides = new Map<string, Output<unknown>[]>()
+        for (const edge of v.outputs) {
+          let out: Output<unknown>
+          if (edge.chained) out = new ChainedOutput(operators.get(edge.target.id)!)
+          else {
+            const eo = new EdgeOutput(
+              consumersFor(edge, subtask).map((c) => channelOf(edge, subtask, c)),
+              edge.partitioning,
+              options.batchSize,
+              subtask,
+            )
+            edgeOutputs.push(eo)
+            out = eo
+          }
+          if (edge.tag === undefined) main.push(out)
+          else sides.set(edge.tag, [...(sides.get(edge.tag) ?? []), out])
+        }
+        const sideOutputs = new Map<string, Output<unknown>>()
+        for (const [tag, outs] of sides) sideOutputs.set(tag, combine(outs))
+        return new OperatorOutput(combine(main), sideOutputs)
+      }
+      const base = { subtaskIndex: subtask, parallelism: head.parallelism, maxParallelism: graph.maxParallelism, clock: options.clock }
+      for (const v of members) {
+        const op = operators.get(v.id)
+        if (op) op.setup({ ...base, name: v.name, backend: v === head ? backend : undefined }, outputOf(v))
+      }
+      let source = undefined
+      if (head.transformation.kind === 'source') {
+        source = head.transformation.details.sourceFactory!()
+        const output = outputOf(head)
+        source.setup(
+          { ...base, name: head.name, deadLettersConsumed: output.hasSide(DEAD_LETTERS.id), autoWatermarkIntervalMs: options.autoWatermarkIntervalMs, batchSize: options.batchSize },
+          output,
+        )
+      }
+      const inputs: Channel[] = []
+      for (const edge of head.inputs) for (const p of producersFor(edge, subtask)) inputs.push(channelOf(edge, p, subtask))
+      tasks.push(new Task(chainName(members), subtask, inputs, [...operators.values()], edgeOutputs, source, backend, options.wake))
+    }
+  }
+  return tasks
+}
+
+function combine(outputs: Output<unknown>[]): Output<unknown> {
+  if (outputs.length === 0) return DISCARDING_OUTPUT
+  if (outputs.length === 1) return outputs[0]
+  return new BroadcastingOutput(outputs)
+}
+
+function chainName(members: readonly JobVertex[]): string {
+  return members.map((m) => m.name).join(' -> ')
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i)
+}

@@ -1,0 +1,206 @@
+/**
+ * A subtask: one chain of operators with its input channels and edge outputs, driven by the
+ * executor in bounded slices (the mailbox loop). Inputs, watermarks, timers and end of input are
+ * handled one at a time, never concurrently.
+ */
+import type { StreamOperator } from '../operator.ts'
+import type { KeyedStateBackend } from '../../state/backend.ts'
+import { RecordBatch, type Channel } from './channel.ts'
+import type { EdgeOutput } from './edge-output.ts'
+import type { SourceOperator } from './source-operator.ts'
+import { WatermarkValve } from './watermark-valve.ts'
+
+export interface TaskMetrics {
+  recordsIn: number
+  recordsOut: number
+}
+
+export class Task {
+  finished = false
+  /** Set while a source waits for its reader's availability promise. */
+  waiting: Promise<void> | null = null
+  readonly metrics: TaskMetrics = { recordsIn: 0, recordsOut: 0 }
+  private readonly valve: WatermarkValve | undefined
+  private endedInputs = 0
+  private nextInput = 0
+  private closed = false
+
+  constructor(
+    readonly name: string,
+    readonly subtaskIndex: number,
+    readonly inputs: readonly Channel[],
+    /** Chained operators in topological order; the first is the head unless this is a source task. */
+    readonly operators: readonly StreamOperator<any, any>[],
+    readonly edgeOutputs: readonly EdgeOutput[],
+    readonly source: SourceOperator<any> | undefined,
+    readonly backend: KeyedStateBackend | undefined,
+    private readonly wake: () => void,
+  ) {
+    if (!source) {
+      const head = operators[0]
+      this.valve = new WatermarkValve(
+        inputs.length,
+        (wm) => head.processWatermark(wm),
+        (idle) => head.processIdle(idle),
+      )
+    }
+  }
+
+  open(): void {
+    this.source?.open()
+    for (const op of this.operators) {
+      op.open()
+      op.restoreTimers()
+    }
+  }
+
+  get currentWatermark(): number {
+    return this.valve?.currentWatermark ?? Number.NEGATIVE_INFINITY
+  }
+
+  private outputsHaveCapacity(): boolean {
+    const outs = this.edgeOutputs
+    for (let i = 0; i < outs.length; i++) if (!outs[i].hasCapacity()) return false
+    return true
+  }
+
+  /** True when a slice would make progress now. */
+  isRunnable(): boolean {
+    if (this.finished) return false
+    if (this.source) return this.waiting === null && this.outputsHaveCapacity()
+    if (!this.outputsHaveCapacity()) return false
+    for (let i = 0; i < this.inputs.length; i++) if (!this.inputs[i].isEmpty()) return true
+    return false
+  }
+
+  /** Earliest processing time at which this task has a timer to fire, or +Infinity. */
+  nextTimerTime(): number {
+    let next = this.source && this.waiting !== null ? this.source.nextTimerTime() : Number.POSITIVE_INFINITY
+    for (const op of this.operators) {
+      const t = op.nextProcessingTime()
+      if (t < next) next = t
+    }
+    return next
+  }
+
+  /** Fires processing-time timers and periodic watermarks due at `now`. */
+  fireTimers(now: number): void {
+    if (this.source && this.waiting !== null) this.source.onTimer(now)
+    for (const op of this.operators) op.advanceProcessingTime(now)
+    this.flush()
+  }
+
+  /** Processes up to about `budget` records. */
+  runSlice(budget: number): void {
+    if (this.source) this.runSourceSlice()
+    else this.runInputSlice(budget)
+    if (!this.finished) this.flush()
+  }
+
+  private runSourceSlice(): void {
+    const source = this.source!
+    const before = source.recordsOut
+    const status = source.emitNext()
+    this.metrics.recordsOut += source.recordsOut - before
+    if (status === 'end') {
+      this.finish()
+    } else if (status === 'nothing') {
+      const waiting = source.isAvailable().then(() => {
+        if (this.waiting === waiting) this.waiting = null
+        this.wake()
+      })
+      this.waiting = waiting
+    }
+  }
+
+  private runInputSlice(budget: number): void {
+    const inputs = this.inputs
+    let processed = 0
+    while (processed < budget && !this.finished && this.outputsHaveCapacity()) {
+      let channelIndex = -1
+      for (let k = 0; k < inputs.length; k++) {
+        const i = (this.nextInput + k) % inputs.length
+        if (!inputs[i].isEmpty()) {
+          channelIndex = i
+          break
+        }
+      }
+      if (channelIndex < 0) return
+      this.nextInput = (channelIndex + 1) % inputs.length
+      const channel = inputs[channelIndex]
+      const entry = channel.poll()!
+      if (entry instanceof RecordBatch) {
+        processed += entry.length
+        this.metrics.recordsIn += entry.length
+        this.processBatch(entry, channel.inputIndex)
+      } else if (entry.kind === 'watermark') {
+        this.valve!.inputWatermark(channelIndex, entry.watermark)
+      } else if (entry.kind === 'idle') {
+        this.valve!.inputIdle(channelIndex, entry.idle)
+      } else {
+        this.endedInputs++
+        this.valve!.inputEnded(channelIndex)
+        if (this.endedInputs === inputs.length) this.finish()
+      }
+    }
+  }
+
+  private processBatch(batch: RecordBatch, inputIndex: number): void {
+    const head = this.operators[0]
+    const { values, timestamps, keys } = batch
+    const n = values.length
+    const backend = this.backend
+    if (inputIndex === 0) {
+      if (keys !== null && backend !== undefined) {
+        for (let i = 0; i < n; i++) {
+          backend.setCurrentKey(keys[i])
+          head.processElement(values[i], timestamps[i])
+        }
+      } else {
+        for (let i = 0; i < n; i++) head.processElement(values[i], timestamps[i])
+      }
+    } else {
+      if (keys !== null && backend !== undefined) {
+        for (let i = 0; i < n; i++) {
+          backend.setCurrentKey(keys[i])
+          head.processElement2(values[i], timestamps[i])
+        }
+      } else {
+        for (let i = 0; i < n; i++) head.processElement2(values[i], timestamps[i])
+      }
+    }
+  }
+
+  private flush(): void {
+    for (const out of this.edgeOutputs) out.flush()
+  }
+
+  /** End of input: let every operator finish in chain order, then end every output edge. */
+  private finish(): void {
+    for (const op of this.operators) op.endInput()
+    for (const out of this.edgeOutputs) out.emitEnd()
+    this.finished = true
+    this.close()
+  }
+
+  /** Closes every operator once; never throws. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.source?.close()
+    for (const op of this.operators) {
+      try {
+        op.close()
+      } catch {
+        // close must not throw; a failure here must not hide the job's real error
+      }
+    }
+  }
+
+  /** Peak records queued on any input channel. */
+  peakQueuedRecords(): number {
+    let peak = 0
+    for (const ch of this.inputs) peak = Math.max(peak, ch.peakQueuedRecords)
+    return peak
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Combines the watermarks of a task's input channels (Flink's StatusWatermarkValve): the task's
+ * watermark is the minimum over active (non-idle) channels, and never goes backwards. A channel
+ * that has ended counts as having watermark +Infinity. When every channel is idle the task is idle.
+ */
+export class WatermarkValve {
+  private readonly watermarks: number[]
+  private readonly idle: boolean[]
+  private lastEmitted = Number.NEGATIVE_INFINITY
+  private allIdle = false
+
+  constructor(
+    channelCount: number,
+    private readonly onWatermark: (watermark: number) => void,
+    private readonly onIdle: (idle: boolean) => void,
+  ) {
+    this.watermarks = new Array<number>(channelCount).fill(Number.NEGATIVE_INFINITY)
+    this.idle = new Array<boolean>(channelCount).fill(false)
+  }
+
+  get currentWatermark(): number {
+    return this.lastEmitted
+  }
+
+  inputWatermark(channel: number, watermark: number): void {
+    if (watermark <= this.watermarks[channel]) return
+    this.watermarks[channel] = watermark
+    if (this.idle[channel]) this.setIdle(channel, false)
+    else this.recompute()
+  }
+
+  inputIdle(channel: number, idle: boolean): void {
+    if (this.idle[channel] === idle) return
+    this.setIdle(channel, idle)
+  }
+
+  /** An ended channel no longer holds back the watermark. */
+  inputEnded(channel: number): void {
+    this.watermarks[channel] = Number.POSITIVE_INFINITY
+    this.idle[channel] = false
+    this.recompute()
+  }
+
+  private setIdle(channel: number, idle: boolean): void {
+    this.idle[channel] = idle
+    const nowAllIdle = this.idle.every((i) => i)
+    if (!nowAllIdle && this.allIdle) {
+      this.allIdle = false
+      this.onIdle(false)
+    }
+    this.recompute()
+    if (nowAllIdle && !this.allIdle) {
+      this.allIdle = true
+      this.onIdle(true)
+    }
+  }
+
+  private recompute(): void {
+    let min = Number.POSITIVE_INFINITY
+    let any = false
+    for (let i = 0; i < this.watermarks.length; i++) {
+      if (this.idle[i]) continue
+      any = true
+      if (this.watermarks[i] < min) min = this.watermarks[i]
+    }
+    if (any && min > this.lastEmitted) {
+      this.lastEmitted = min
+      this.onWatermark(min)
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Source contracts (after Flink's FLIP-27, reduced): a Source creates one SourceReader per
+ * subtask; the runtime polls readers for records in bounded slices and never blocks on them.
+ */
+import type { Clock } from './time.ts'
+import { OutputTag } from './output-tag.ts'
+
+/** Result of one poll: more records are ready, none are ready yet, or the input has ended. */
+export type InputStatus = 'more' | 'nothing' | 'end'
+
+/** A record that could not be read, with where it came from. Nothing is ever dropped silently. */
+export interface DeadLetter {
+  /** The source's name, e.g. the file path or topic. */
+  source: string
+  /** Where in the source: a line number, or a partition and offset. */
+  position: Record<string, string | number>
+  /** Why it could not be read. */
+  error: string
+  /** The original bytes or text. */
+  raw: string
+}
+
+/** Side output that receives every record a source could not read. */
+export const DEAD_LETTERS = new OutputTag<DeadLetter>('fluxion.dead-letters')
+
+export interface ReaderOutput<T> {
+  /** Emits a record; `timestamp` is the source's own timestamp (e.g. Kafka's), if any. */
+  collect(value: T, timestamp?: number): void
+  /** Reports a record that could not be read. */
+  deadLetter(letter: DeadLetter): void
+}
+
+export interface SourceReaderContext {
+  readonly subtaskIndex: number
+  readonly parallelism: number
+  readonly clock: Clock
+}
+
+export interface SourceReader<T> {
+  /**
+   * Emits at most `budget` records into `output` and says whether more are ready. Must not block:
+   * return 'nothing' and resolve `isAvailable()` when data arrives.
+   */
+  pollNext(output: ReaderOutput<T>, budget: number): InputStatus
+  /** After 'nothing': resolves when `pollNext` may make progress again. */
+  isAvailable(): Promise<void>
+  /** Releases resources. Must not throw. */
+  close?(): void | Promise<void>
+}
+
+export interface Source<T> {
+  /** Human-readable name used for the operator and in errors. */
+  readonly name: string
+  readonly bounded: boolean
+  /** Highest parallelism the source supports (1 for a non-parallel source). */
+  readonly maxParallelism?: number
+  createReader(ctx: SourceReaderContext): SourceReader<T>
+}

@@ -1,0 +1,339 @@
+/**
+ * The keyed window operator (Flink's WindowOperator): assigns records to windows, keeps window data
+ * in keyed state, asks the trigger when to fire, handles allowed lateness, late side output and
+ * cleanup, and merges session windows.
+ *
+ * Lateness (event time only), as in Flink:
+ *  - a window is late when maxTimestamp + allowedLateness <= watermark; records are not added to it;
+ *  - a record none of whose windows accepted it is late when timestamp + allowedLateness <= watermark;
+ *    it goes to the late side output, or is dropped and counted;
+ *  - window state is cleared at maxTimestamp + allowedLateness (the cleanup timer).
+ */
+import { FluxionError } from '../../engine/errors.ts'
+import { StreamOperator } from '../../engine/operator.ts'
+import type { Collector } from '../../engine/output.ts'
+import type { OutputTag } from '../../engine/output-tag.ts'
+import { NO_TIMESTAMP } from '../../engine/time.ts'
+import type { InternalTimerService, Timer } from '../../engine/timers.ts'
+import { ValueStateDescriptor, type ValueState } from '../../state/api.ts'
+import { VOID_NAMESPACE, type InternalValueState, type KeyedStateBackend } from '../../state/backend.ts'
+import type { WindowAssigner, WindowAssignerContext } from './assigners.ts'
+import { fires, purges, type OnMergeContext, type Trigger, type TriggerResult } from './triggers.ts'
+import { mergeValues, type ProcessWindowContext, type WindowContents } from './window-functions.ts'
+import { cover, intersects, maxTimestamp, sameWindow, type TimeWindow } from './window.ts'
+
+/** Turns a firing window's data into output records. */
+export type WindowEmitter<K, R, OUT> = (key: K, window: TimeWindow, result: R, out: Collector<OUT>, ctx: ProcessWindowContext) => void
+
+export interface WindowOperatorOptions<K, IN, R, OUT> {
+  assigner: WindowAssigner<IN>
+  trigger: Trigger<IN>
+  allowedLateness: number
+  lateDataTag: OutputTag<IN> | undefined
+  contents: WindowContents<IN, R>
+  emit: WindowEmitter<K, R, OUT>
+}
+
+export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
+  private timers!: InternalTimerService<TimeWindow>
+  private backend!: KeyedStateBackend
+  private sessions: InternalValueState<TimeWindow[]> | undefined
+  private readonly assigner: WindowAssigner<IN>
+  private readonly trigger: Trigger<IN>
+  private readonly contents: WindowContents<IN, R>
+  private readonly allowedLateness: number
+  private readonly lateDataTag: OutputTag<IN> | undefined
+  private readonly emitFn: WindowEmitter<K, R, OUT>
+  /** Late records dropped because no late-data side output was configured. */
+  numLateRecordsDropped = 0
+
+  // Trigger context: the window it acts on is set before each trigger call.
+  private triggerWindow!: TimeWindow
+  private isNewWindow = false
+  private mergedWindows: readonly TimeWindow[] = []
+  private readonly triggerCtx: OnMergeContext
+  private readonly assignerCtx: WindowAssignerContext
+  private readonly emitCtx: ProcessWindowContext & { window: TimeWindow }
+  private emitTimestamp = NO_TIMESTAMP
+  private readonly collector: Collector<OUT> = { collect: (v) => this.output.collect(v, this.emitTimestamp) }
+
+  constructor(options: WindowOperatorOptions<K, IN, R, OUT>) {
+    super()
+    this.assigner = options.assigner
+    this.trigger = options.trigger
+    this.contents = options.contents
+    this.allowedLateness = options.allowedLateness
+    this.lateDataTag = options.lateDataTag
+    this.emitFn = options.emit
+    this.triggerCtx = this.createTriggerContext()
+    this.assignerCtx = { getCurrentProcessingTime: () => this.ctx.clock.now() }
+    const op = this
+    this.emitCtx = {
+      window: undefined as unknown as TimeWindow,
+      currentWatermark: () => op.currentWatermark(),
+      currentProcessingTime: () => op.ctx.clock.now(),
+      output: (tag, value) => op.output.collectSide(tag, value, op.emitTimestamp),
+    }
+  }
+
+  override open(): void {
+    this.backend = this.keyedBackend()
+    this.timers = this.getTimerService<TimeWindow>('window-timers', this, (w) => this.assigner.namespaceOf(w))
+    this.contents.open(this.backend)
+    if (this.assigner.merging) {
+      if (!(this.trigger.canMerge?.() ?? false)) {
+        throw new FluxionError('FLX_INVALID_WINDOW', `operator "${this.name}": the trigger cannot be used with merging (session) windows because it does not implement canMerge/onMerge`)
+      }
+      this.sessions = this.backend.getValueState(new ValueStateDescriptor<TimeWindow[]>('session-windows'))
+    }
+  }
+
+  processElement(value: IN, timestamp: number): void {
+    if (this.assigner.isEventTime && timestamp === NO_TIMESTAMP) {
+      throw new FluxionError(
+        'FLX_MISSING_TIMESTAMP',
+        `operator "${this.name}" got a record without a timestamp, but ${this.assigner.describe()} needs event time. ` +
+          'Give the source a WatermarkStrategy with withTimestampAssigner(...), or call assignTimestampsAndWatermarks(...) before keyBy.',
+        { operator: this.name, key: this.backend.getCurrentKey() },
+      )
+    }
+    let windows: readonly TimeWindow[]
+    try {
+      windows = this.assigner.assignWindows(value, timestamp, this.assignerCtx)
+    } catch (e) {
+      throw this.userError(e)
+    }
+    const skipped = this.sessions ? this.addToSessions(value, timestamp, windows) : this.addToWindows(value, timestamp, windows)
+    if (skipped && this.isElementLate(timestamp)) {
+      if (this.lateDataTag) this.output.collectSide(this.lateDataTag, value, timestamp)
+      else this.numLateRecordsDropped++
+    }
+  }
+
+  /** Non-merging windows. Returns true when no window accepted the record. */
+  private addToWindows(value: IN, timestamp: number, windows: readonly TimeWindow[]): boolean {
+    let skipped = true
+    for (let i = 0; i < windows.length; i++) {
+      const window = windows[i]
+      if (this.isWindowLate(window)) continue
+      skipped = false
+      this.contents.setNamespace(this.assigner.namespaceOf(window))
+      const fresh = this.addToContents(value)
+      this.onElementTrigger(value, timestamp, window, fresh)
+    }
+    return skipped
+  }
+
+  /** Session windows: merge the record's window into the key's sessions first. */
+  private addToSessions(value: IN, timestamp: number, windows: readonly TimeWindow[]): boolean {
+    const sessionState = this.sessions!
+    sessionState.setCurrentNamespace(VOID_NAMESPACE)
+    let sessions = sessionState.value() ?? []
+    let skipped = true
+    for (const window of windows) {
+      const overlapping = sessions.filter((s) => intersects(s, window))
+      let actual = window
+      for (const s of overlapping) actual = cover(actual, s)
+      const merged = !(overlapping.length === 1 && sameWindow(overlapping[0], actual)) && overlapping.length > 0
+      if (overlapping.length === 0) {
+        if (this.isWindowLate(actual)) continue // a late new window is never created
+      } else if (merged) {
+        sessions = sessions.filter((s) => !overlapping.includes(s))
+        this.mergeWindows(actual, overlapping)
+      }
+      if (overlapping.length === 0 || merged) sessions = [...sessions, actual].sort((a, b) => a.start - b.start)
+      if (this.isWindowLate(actual)) continue
+      skipped = false
+      this.contents.setNamespace(this.assigner.namespaceOf(actual))
+      const fresh = this.addToContents(value) || merged
+      this.onElementTrigger(value, timestamp, actual, fresh)
+    }
+    sessionState.setCurrentNamespace(VOID_NAMESPACE)
+    if (sessions.length === 0) sessionState.clear()
+    else sessionState.update(sessions)
+    return skipped
+  }
+
+  /** Moves the state of `mergedWindows` into `target` and re-registers timers (Flink's merge callback). */
+  private mergeWindows(target: TimeWindow, mergedWindows: readonly TimeWindow[]): void {
+    this.triggerWindow = target
+    this.mergedWindows = mergedWindows
+    this.isNewWindow = true
+    this.callTrigger(() => this.trigger.onMerge?.(target, this.triggerCtx))
+    this.isNewWindow = false
+    for (const m of mergedWindows) {
+      this.triggerWindow = m
+      this.callTrigger(() => this.trigger.clear(m, this.triggerCtx))
+      this.deleteCleanupTimer(m)
+    }
+    const targetNs = this.assigner.namespaceOf(target)
+    try {
+      this.contents.merge(
+        targetNs,
+        mergedWindows.map((m) => this.assigner.namespaceOf(m)),
+      )
+    } catch (e) {
+      throw this.userError(e)
+    }
+    this.mergedWindows = []
+  }
+
+  private addToContents(value: IN): boolean {
+    try {
+      return this.contents.add(value)
+    } catch (e) {
+      throw this.userError(e)
+    }
+  }
+
+  private onElementTrigger(value: IN, timestamp: number, window: TimeWindow, fresh: boolean): void {
+    this.triggerWindow = window
+    this.isNewWindow = fresh
+    const result = this.callTrigger(() => this.trigger.onElement(value, timestamp, window, this.triggerCtx))
+    this.isNewWindow = false
+    this.applyTriggerResult(result, window)
+    if (fresh) this.registerCleanupTimer(window)
+  }
+
+  private applyTriggerResult(result: TriggerResult | void, window: TimeWindow): void {
+    if (!result || result === 'CONTINUE') return
+    if (fires(result)) {
+      const data = this.getContents()
+      if (data !== undefined) this.emitWindow(window, data)
+    }
+    if (purges(result)) this.contents.clear()
+  }
+
+  private getContents(): R | undefined {
+    try {
+      return this.contents.get()
+    } catch (e) {
+      throw this.userError(e)
+    }
+  }
+
+  private emitWindow(window: TimeWindow, data: R): void {
+    this.emitTimestamp = maxTimestamp(window)
+    this.emitCtx.window = window
+    try {
+      this.emitFn(this.backend.getCurrentKey() as K, window, data, this.collector, this.emitCtx)
+    } catch (e) {
+      throw this.userError(e)
+    }
+  }
+
+  onEventTime(timer: Timer<TimeWindow>): void {
+    this.onTimer(timer, true)
+  }
+
+  onProcessingTime(timer: Timer<TimeWindow>): void {
+    this.onTimer(timer, false)
+  }
+
+  private onTimer(timer: Timer<TimeWindow>, eventTime: boolean): void {
+    const window = timer.namespace
+    let sessions: TimeWindow[] | undefined
+    if (this.sessions) {
+      this.sessions.setCurrentNamespace(VOID_NAMESPACE)
+      sessions = this.sessions.value() ?? []
+      // A timer of a window that was merged away: nothing to do.
+      if (!sessions.some((s) => sameWindow(s, window))) return
+    }
+    this.contents.setNamespace(this.assigner.namespaceOf(window))
+    this.triggerWindow = window
+    const result = this.callTrigger(() =>
+      eventTime ? this.trigger.onEventTime(timer.timestamp, window, this.triggerCtx) : this.trigger.onProcessingTime(timer.timestamp, window, this.triggerCtx),
+    )
+    this.applyTriggerResult(result, window)
+    if (eventTime === this.assigner.isEventTime && timer.timestamp === this.cleanupTime(window)) {
+      this.contents.setNamespace(this.assigner.namespaceOf(window))
+      this.contents.clear()
+      this.triggerWindow = window
+      this.callTrigger(() => this.trigger.clear(window, this.triggerCtx))
+      if (sessions && this.sessions) {
+        const rest = sessions.filter((s) => !sameWindow(s, window))
+        this.sessions.setCurrentNamespace(VOID_NAMESPACE)
+        if (rest.length === 0) this.sessions.clear()
+        else this.sessions.update(rest)
+      }
+    }
+  }
+
+  private callTrigger<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (e) {
+      throw this.userError(e)
+    }
+  }
+
+  private cleanupTime(window: TimeWindow): number {
+    return this.assigner.isEventTime ? maxTimestamp(window) + this.allowedLateness : maxTimestamp(window)
+  }
+
+  private isWindowLate(window: TimeWindow): boolean {
+    return this.assigner.isEventTime && this.cleanupTime(window) <= this.currentWatermark()
+  }
+
+  private isElementLate(timestamp: number): boolean {
+    return this.assigner.isEventTime && timestamp + this.allowedLateness <= this.currentWatermark()
+  }
+
+  private registerCleanupTimer(window: TimeWindow): void {
+    const time = this.cleanupTime(window)
+    if (time === Number.POSITIVE_INFINITY) return
+    if (this.assigner.isEventTime) this.timers.registerEventTimeTimer(window, time)
+    else this.timers.registerProcessingTimeTimer(window, time)
+  }
+
+  private deleteCleanupTimer(window: TimeWindow): void {
+    const time = this.cleanupTime(window)
+    if (time === Number.POSITIVE_INFINITY) return
+    if (this.assigner.isEventTime) this.timers.deleteEventTimeTimer(window, time)
+    else this.timers.deleteProcessingTimeTimer(window, time)
+  }
+
+  private createTriggerContext(): OnMergeContext {
+    const op = this
+    const partitioned = new Map<string, InternalValueState<unknown>>()
+    const stateFor = <S>(d: ValueStateDescriptor<S>): InternalValueState<S> => {
+      let s = partitioned.get(d.name)
+      if (!s) {
+        s = op.backend.getValueState(new ValueStateDescriptor<unknown>(`trigger:${d.name}`, d.options))
+        partitioned.set(d.name, s)
+      }
+      return s as InternalValueState<S>
+    }
+    return {
+      getCurrentWatermark: () => op.currentWatermark(),
+      getCurrentProcessingTime: () => op.ctx.clock.now(),
+      // EventTimeTrigger registers on every element; a repeat registration is a no-op, so skip
+      // the timer service's dedup work unless the window is new or the time differs.
+      registerEventTimeTimer(time) {
+        if (op.isNewWindow || time !== maxTimestamp(op.triggerWindow)) op.timers.registerEventTimeTimer(op.triggerWindow, time)
+      },
+      registerProcessingTimeTimer(time) {
+        if (op.isNewWindow || time !== maxTimestamp(op.triggerWindow)) op.timers.registerProcessingTimeTimer(op.triggerWindow, time)
+      },
+      deleteEventTimeTimer: (time) => op.timers.deleteEventTimeTimer(op.triggerWindow, time),
+      deleteProcessingTimeTimer: (time) => op.timers.deleteProcessingTimeTimer(op.triggerWindow, time),
+      getPartitionedState<S>(d: ValueStateDescriptor<S>): ValueState<S> {
+        const s = stateFor(d)
+        s.setCurrentNamespace(op.assigner.namespaceOf(op.triggerWindow))
+        return s
+      },
+      get mergedWindows() {
+        return op.mergedWindows
+      },
+      mergePartitionedState<S>(d: ValueStateDescriptor<S>, combine: (a: S, b: S) => S) {
+        const s = stateFor(d)
+        mergeValues(
+          s,
+          op.assigner.namespaceOf(op.triggerWindow),
+          op.mergedWindows.map((w) => op.assigner.namespaceOf(w)),
+          combine,
+        )
+      },
+    }
+  }
+}
