@@ -12,6 +12,8 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
+      // Object literals that implement contexts for an operator refer to it as `op`.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['op'] }],
     },
   },
 )

@@ -161,21 +161,22 @@ export class StreamExecutionEnvironment {
   executeAsync(jobName = 'fluxion-job', extraSinks: readonly Transformation[] = []): JobClient {
     const graph = this.getJobGraph(jobName, extraSinks)
     this.sinks = []
-    let executor: LocalExecutor | undefined
+    const wakeTarget: { executor?: LocalExecutor } = {}
     const tasks: Task[] = deploy(graph, {
       clock: this.config.clock,
       batchSize: this.config.batchSize,
       channelCapacity: this.config.channelCapacity,
       autoWatermarkIntervalMs: this.config.autoWatermarkIntervalMs,
-      wake: () => executor?.wake(),
+      wake: () => wakeTarget.executor?.wake(),
     })
-    executor = new LocalExecutor(tasks, this.config.clock, { sliceRecords: this.config.batchSize * 4, yieldAfterMs: 5 })
+    const executor = new LocalExecutor(tasks, this.config.clock, { sliceRecords: this.config.batchSize * 4, yieldAfterMs: 5 })
+    wakeTarget.executor = executor
     const report = (): TaskReport[] =>
       tasks.map((t) => ({ name: t.name, subtask: t.subtaskIndex, recordsIn: t.metrics.recordsIn, recordsOut: t.metrics.recordsOut, peakQueuedRecords: t.peakQueuedRecords() }))
     const started = performance.now()
     const run = executor.run()
     const result = run.then(() => ({ jobName, netRuntimeMs: performance.now() - started, tasks: report() }))
-    return { jobName, result, cancel: () => executor!.cancel(), tasks: report }
+    return { jobName, result, cancel: () => executor.cancel(), tasks: report }
   }
 
   /** Runs the job to the end of its input and returns the records of each given stream. */
