@@ -58,25 +58,41 @@ function unsupported(key: unknown, why: string): FluxionError {
  * Matches the reference implementation (seed 0) byte for byte; see keys.spec.ts for test vectors.
  */
 export function murmur3String(s: string, seed = 0): number {
+  // State of the byte stream: hash, pending block, bits in the pending block, total bytes.
   let h = seed | 0
   let k = 0
   let shift = 0
   let length = 0
-  const addByte = (b: number): void => {
-    k |= b << shift
-    shift += 8
-    length++
-    if (shift === 32) {
-      h = mixBlock(h, k)
-      k = 0
-      shift = 0
-    }
-  }
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i)
+    let bytes: number
+    let n: number
     if (c < 0x80) {
-      // Fast path for ASCII: inline of addByte.
-      k |= c << shift
+      bytes = c
+      n = 1
+    } else {
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1)
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+          i++
+        }
+      }
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd // lone surrogate, as TextEncoder does
+      if (c < 0x800) {
+        bytes = (0xc0 | (c >> 6)) | ((0x80 | (c & 0x3f)) << 8)
+        n = 2
+      } else if (c < 0x10000) {
+        bytes = (0xe0 | (c >> 12)) | ((0x80 | ((c >> 6) & 0x3f)) << 8) | ((0x80 | (c & 0x3f)) << 16)
+        n = 3
+      } else {
+        bytes = (0xf0 | (c >> 18)) | ((0x80 | ((c >> 12) & 0x3f)) << 8) | ((0x80 | ((c >> 6) & 0x3f)) << 16) | ((0x80 | (c & 0x3f)) << 24)
+        n = 4
+      }
+    }
+    // Feed the UTF-8 bytes of this code point (little-endian packed in `bytes`).
+    for (let b = 0; b < n; b++) {
+      k |= ((bytes >>> (8 * b)) & 0xff) << shift
       shift += 8
       length++
       if (shift === 32) {
@@ -84,28 +100,6 @@ export function murmur3String(s: string, seed = 0): number {
         k = 0
         shift = 0
       }
-      continue
-    }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1)
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
-        i++
-      }
-    }
-    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd // lone surrogate, as TextEncoder does
-    if (c < 0x800) {
-      addByte(0xc0 | (c >> 6))
-      addByte(0x80 | (c & 0x3f))
-    } else if (c < 0x10000) {
-      addByte(0xe0 | (c >> 12))
-      addByte(0x80 | ((c >> 6) & 0x3f))
-      addByte(0x80 | (c & 0x3f))
-    } else {
-      addByte(0xf0 | (c >> 18))
-      addByte(0x80 | ((c >> 12) & 0x3f))
-      addByte(0x80 | ((c >> 6) & 0x3f))
-      addByte(0x80 | (c & 0x3f))
     }
   }
   if (shift > 0) {

@@ -20,7 +20,17 @@ interface Entry {
   value: unknown
 }
 
-type Table = Map<Namespace, Map<string, Entry>>
+/**
+ * Identity of a key inside the memory tables: numbers stay numbers (cheap to hash), everything
+ * else is its canonical state key string. Distinct keys never share a map key.
+ */
+type MapKey = string | number
+
+function mapKeyOf(key: unknown): MapKey {
+  return typeof key === 'number' && !Number.isNaN(key) ? key : stateKeyOf(key)
+}
+
+type Table = Map<Namespace, Map<MapKey, Entry>>
 
 interface RegisteredState {
   kind: StateDescriptor['kind']
@@ -29,7 +39,7 @@ interface RegisteredState {
 
 export class MemoryKeyedStateBackend implements KeyedStateBackend {
   private currentKey: unknown = undefined
-  private currentStateKey = ''
+  private currentMapKey: MapKey = ''
   private readonly states = new Map<string, RegisteredState>()
 
   constructor(
@@ -40,16 +50,16 @@ export class MemoryKeyedStateBackend implements KeyedStateBackend {
   setCurrentKey(key: unknown): void {
     if (key === this.currentKey) return
     this.currentKey = key
-    this.currentStateKey = stateKeyOf(key)
+    this.currentMapKey = mapKeyOf(key)
   }
 
   getCurrentKey(): unknown {
     return this.currentKey
   }
 
-  /** @internal state handles read the current key through these. */
-  stateKey(): string {
-    return this.currentStateKey
+  /** @internal state handles read the current key through this. */
+  mapKey(): MapKey {
+    return this.currentMapKey
   }
 
   private register(descriptor: StateDescriptor<any>): Table {
@@ -82,7 +92,8 @@ export class MemoryKeyedStateBackend implements KeyedStateBackend {
     for (const [name, { kind, table }] of this.states) {
       const rows: KeyedStateSnapshot['states'][string]['rows'] = []
       for (const [ns, inner] of table) {
-        for (const [sk, entry] of inner) {
+        for (const entry of inner.values()) {
+          const sk = stateKeyOf(entry.key)
           rows.push([keyGroupOfStateKey(sk, this.maxParallelism), sk, entry.key, ns, structuredClone(entry.value)])
         }
       }
@@ -102,11 +113,11 @@ export class MemoryKeyedStateBackend implements KeyedStateBackend {
           registered = { kind: kind as RegisteredState['kind'], table: new Map() }
           this.states.set(name, registered)
         }
-        for (const [group, sk, key, ns, value] of rows) {
+        for (const [group, , key, ns, value] of rows) {
           if (group < this.keyGroupRange.start || group > this.keyGroupRange.end) continue
           let inner = registered.table.get(ns)
           if (!inner) registered.table.set(ns, (inner = new Map()))
-          inner.set(sk, { key, value: structuredClone(value) })
+          inner.set(mapKeyOf(key), { key, value: structuredClone(value) })
         }
       }
     }
@@ -136,13 +147,13 @@ abstract class MemoryState {
   }
 
   protected entry(): Entry | undefined {
-    return this.table.get(this.namespace)?.get(this.backend.stateKey())
+    return this.table.get(this.namespace)?.get(this.backend.mapKey())
   }
 
   protected store(value: unknown, namespace: Namespace = this.namespace): void {
     let inner = this.table.get(namespace)
     if (!inner) this.table.set(namespace, (inner = new Map()))
-    const sk = this.backend.stateKey()
+    const sk = this.backend.mapKey()
     const entry = inner.get(sk)
     if (entry) entry.value = value
     else inner.set(sk, { key: this.backend.getCurrentKey(), value })
@@ -155,7 +166,7 @@ abstract class MemoryState {
   protected clearNamespace(namespace: Namespace): void {
     const inner = this.table.get(namespace)
     if (!inner) return
-    inner.delete(this.backend.stateKey())
+    inner.delete(this.backend.mapKey())
     if (inner.size === 0) this.table.delete(namespace)
   }
 }
@@ -205,7 +216,7 @@ class MemoryListState<T> extends MemoryState implements InternalListState<T> {
 
   mergeNamespaces(target: Namespace, sources: readonly Namespace[]): void {
     const merged: T[] = []
-    const sk = this.backend.stateKey()
+    const sk = this.backend.mapKey()
     for (const ns of [target, ...sources]) {
       const e = this.table.get(ns)?.get(sk)
       if (e) merged.push(...(e.value as T[]))
