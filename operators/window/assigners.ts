@@ -117,7 +117,8 @@ export class SlidingEventTimeWindows implements WindowAssigner {
 
   assignWindows(_e: unknown, timestamp: number): readonly TimeWindow[] {
     const lastStart = windowStart(timestamp, this.offset, this.slide)
-    if (lastStart !== this.lastStart) {
+    // The window list depends only on lastStart when size is a multiple of slide; cache it then.
+    if (lastStart !== this.lastStart || this.size % this.slide !== 0) {
       const windows: TimeWindow[] = []
       for (let start = lastStart; start > timestamp - this.size; start -= this.slide) windows.push({ start, end: start + this.size })
       this.lastStart = lastStart
