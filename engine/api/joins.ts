@@ -141,7 +141,7 @@ export class IntervalJoined<A, B, K> {
   process<OUT>(fn: ProcessJoinFunction<A, B, OUT, K>, name = 'interval-join'): DataStream<OUT> {
     const lowerBound = this.lowerExclusive ? this.lowerBound + 1 : this.lowerBound
     const upperBound = this.upperExclusive ? this.upperBound - 1 : this.upperBound
-    if (lowerBound > upperBound) throw new FluxionError('FLX_INVALID_CONFIG', `intervalJoin: the exclusive bounds leave an empty interval (${lowerBound}, ${upperBound})`)
+    // As in Flink, between(x, x) with an exclusive bound is accepted and joins nothing.
     const options = { lowerBound, upperBound, leftLateTag: this.leftLate, rightLateTag: this.rightLate }
     const t = Transformation.operator(name, [this.left.transformation, this.right.transformation], () => new IntervalJoinOperator<K, A, B, OUT>(fn, options), {
       keyed: true,
