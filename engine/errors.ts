@@ -86,8 +86,9 @@ export function describeKey(key: unknown): string {
  * the record's key (when keyed) and the original error as `cause`.
  */
 export function userFunctionFailed(operator: string, cause: unknown, key?: unknown, hasKey = false): FluxionError {
-  if (cause instanceof FluxionError && cause.code !== 'FLX_USER_FUNCTION_FAILED' && cause.operator !== undefined) return cause
-  if (cause instanceof FluxionError && cause.code === 'FLX_USER_FUNCTION_FAILED') return cause
+  // Engine errors raised inside a user function (misuse of timers, state, side outputs) and
+  // already-wrapped failures keep their own code.
+  if (cause instanceof FluxionError) return cause
   const reason = cause instanceof Error ? cause.message : String(cause)
   const where = hasKey ? ` while processing key ${describeKey(key)}` : ''
   return new FluxionError(

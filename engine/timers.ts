@@ -52,14 +52,17 @@ class TimerQueue<N> {
     return Number.POSITIVE_INFINITY
   }
 
-  /** Removes and returns the timers of the earliest timestamp if it is <= `upTo`. */
-  pollDue(upTo: number): Map<string, Timer<N>> | undefined {
+  /**
+   * Removes and returns the earliest timer if its timestamp is <= `upTo`. One at a time, so a
+   * timer deleted (or added) while earlier ones fire is honoured.
+   */
+  pollDue(upTo: number): Timer<N> | undefined {
     const t = this.peek()
-    if (t > upTo) return undefined
-    this.pop()
-    const due = this.byTime.get(t)
-    this.byTime.delete(t)
-    return due
+    if (t > upTo || this.heap.length === 0) return undefined
+    const due = this.byTime.get(t)!
+    const first = due.entries().next().value!
+    due.delete(first[0])
+    return first[1]
   }
 
   all(): Timer<N>[] {
@@ -153,24 +156,20 @@ export class InternalTimerService<N = unknown> {
   advanceWatermark(watermark: number): void {
     this.watermark = watermark
     for (;;) {
-      const due = this.eventTimers.pollDue(watermark)
-      if (!due) return
-      for (const timer of due.values()) {
-        this.backend.setCurrentKey(timer.key)
-        this.target.onEventTime(timer)
-      }
+      const timer = this.eventTimers.pollDue(watermark)
+      if (!timer) return
+      this.backend.setCurrentKey(timer.key)
+      this.target.onEventTime(timer)
     }
   }
 
   /** Fires, in order, every processing-time timer with timestamp <= time. */
   advanceProcessingTime(time: number): void {
     for (;;) {
-      const due = this.processingTimers.pollDue(time)
-      if (!due) return
-      for (const timer of due.values()) {
-        this.backend.setCurrentKey(timer.key)
-        this.target.onProcessingTime(timer)
-      }
+      const timer = this.processingTimers.pollDue(time)
+      if (!timer) return
+      this.backend.setCurrentKey(timer.key)
+      this.target.onProcessingTime(timer)
     }
   }
 

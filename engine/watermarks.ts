@@ -6,6 +6,7 @@
  * (`batchSize` records, see StreamExecutionEnvironment options) and every `autoWatermarkIntervalMs`
  * of processing time while it waits for data, so results do not depend on the machine's speed.
  */
+import { FluxionError } from './errors.ts'
 import type { Clock } from './time.ts'
 
 export interface WatermarkOutput {
@@ -43,7 +44,7 @@ export class WatermarkStrategy<T> {
   /** Watermark = highest timestamp seen − maxOutOfOrdernessMs − 1. */
   static forBoundedOutOfOrderness<T>(maxOutOfOrdernessMs: number): WatermarkStrategy<T> {
     if (!Number.isFinite(maxOutOfOrdernessMs) || maxOutOfOrdernessMs < 0) {
-      throw new RangeError(`forBoundedOutOfOrderness: maxOutOfOrdernessMs must be a finite number >= 0, got ${maxOutOfOrdernessMs}`)
+      throw new FluxionError('FLX_INVALID_CONFIG', `forBoundedOutOfOrderness: maxOutOfOrdernessMs must be a finite number >= 0, got ${maxOutOfOrdernessMs}`)
     }
     return new WatermarkStrategy<T>(() => new BoundedOutOfOrdernessGenerator<T>(maxOutOfOrdernessMs), undefined, undefined, true)
   }
@@ -71,7 +72,7 @@ export class WatermarkStrategy<T> {
   /** Marks a split idle after `idleTimeoutMs` of processing time without records. */
   withIdleness(idleTimeoutMs: number): WatermarkStrategy<T> {
     if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs <= 0) {
-      throw new RangeError(`withIdleness: idleTimeoutMs must be a finite number > 0, got ${idleTimeoutMs}`)
+      throw new FluxionError('FLX_INVALID_CONFIG', `withIdleness: idleTimeoutMs must be a finite number > 0, got ${idleTimeoutMs}`)
     }
     return new WatermarkStrategy<T>(this.createGenerator, this.timestampAssigner, idleTimeoutMs, this.emitsWatermarks)
   }

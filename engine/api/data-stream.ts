@@ -182,7 +182,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
   }
 
   /** Runs a KeyedProcessFunction with keyed state and timers. */
-  override process<R>(fn: KeyedProcessFunction<K, T, R> | ProcessFunction<T, R>, name = 'keyedProcess'): DataStream<R> {
+  override process<R>(fn: KeyedProcessFunction<K, T, R>, name = 'keyedProcess'): DataStream<R> {
     if (typeof fn?.processElement !== 'function') throw invalidFunction('process', 'an object with a processElement(value, ctx, out) method')
     const out = this.transform<R>(name, () => new ProcessOperator<K, T, R>(cloneFunction(fn) as KeyedProcessFunction<K, T, R>), { keyed: true })
     out.transformation.sideOutputs = fn.sideOutputs ? new Set(fn.sideOutputs.map((t) => t.id)) : 'any'

@@ -153,7 +153,7 @@ export class StreamExecutionEnvironment {
   }
 
   /** Runs the job until its bounded inputs end (forever for unbounded ones). */
-  execute(jobName = 'fluxion-job'): Promise<JobExecutionResult> {
+  async execute(jobName = 'fluxion-job'): Promise<JobExecutionResult> {
     return this.executeAsync(jobName).result
   }
 

@@ -146,7 +146,8 @@ export class IntervalJoined<A, B, K> {
     const t = Transformation.operator(name, [this.left.transformation, this.right.transformation], () => new IntervalJoinOperator<K, A, B, OUT>(fn, options), {
       keyed: true,
     })
-    t.sideOutputs = new Set([this.leftLate?.id, this.rightLate?.id].filter((x): x is string => x !== undefined))
+    // The join function's context has output(tag, value): any side output may be produced.
+    t.sideOutputs = 'any'
     return new DataStream<OUT>(this.left.env, t)
   }
 }

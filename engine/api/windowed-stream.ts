@@ -63,13 +63,13 @@ export class WindowedStream<T, K> {
     for (const m of ['createAccumulator', 'add', 'getResult', 'merge'] as const) {
       if (typeof fn?.[m] !== 'function') throw new FluxionError('FLX_INVALID_WINDOW', `aggregate(...) needs an AggregateFunction with ${m}()`)
     }
-    return this.build('window-aggregate', () => new AggregatingContents(fn), emitterFor<K, R, OUT>(windowFn))
+    return this.build('window-aggregate', () => new AggregatingContents(fn), emitterFor<K, R, OUT>(windowFn), isProcessFunction(windowFn))
   }
 
   /** Incremental reduction; `windowFn` turns the reduced value into the output record. */
   reduce<OUT = T>(fn: ReduceFunction<T>, windowFn?: WindowFunction<T, OUT, K>): DataStream<OUT> {
     if (typeof fn !== 'function') throw new FluxionError('FLX_INVALID_WINDOW', 'reduce(...) needs a function (a, b) => c')
-    return this.build('window-reduce', () => new ReducingContents(fn), emitterFor<K, T, OUT>(windowFn))
+    return this.build('window-reduce', () => new ReducingContents(fn), emitterFor<K, T, OUT>(windowFn), isProcessFunction(windowFn))
   }
 
   /** Whole-window processing: the function sees every element of the window when it fires. */
@@ -79,10 +79,11 @@ export class WindowedStream<T, K> {
     const pwf: ProcessWindowFunction<T, OUT, K> = typeof fn === 'function' ? { process: fn } : fn
     if (typeof pwf?.process !== 'function') throw new FluxionError('FLX_INVALID_WINDOW', 'process(...) needs a ProcessWindowFunction with process(key, context, elements, out)')
     const emit: WindowEmitter<K, readonly T[], OUT> = (key, _w, elements, out, ctx) => pwf.process(key, ctx, elements, out)
-    return this.build('window-process', () => new BufferingContents<T>(), emit)
+    return this.build('window-process', () => new BufferingContents<T>(), emit, true)
   }
 
-  private build<R, OUT>(name: string, contents: () => WindowContents<T, R>, emit: WindowEmitter<K, R, OUT>): DataStream<OUT> {
+  /** `userSideOutputs`: the window function gets a context with output(tag, value), so any tag may be produced. */
+  private build<R, OUT>(name: string, contents: () => WindowContents<T, R>, emit: WindowEmitter<K, R, OUT>, userSideOutputs = false): DataStream<OUT> {
     const assigner = this.assigner
     const trigger = this.customTrigger ?? assigner.defaultTrigger()
     const allowedLateness = assigner.isEventTime ? this.lateness : 0
@@ -92,10 +93,14 @@ export class WindowedStream<T, K> {
       () => new WindowOperator<K, T, R, OUT>({ assigner, trigger, allowedLateness, lateDataTag, contents: contents(), emit }),
       { keyed: true },
     )
-    stream.transformation.sideOutputs = new Set(lateDataTag ? [lateDataTag.id] : [])
+    stream.transformation.sideOutputs = userSideOutputs ? 'any' : new Set(lateDataTag ? [lateDataTag.id] : [])
     if (this.options.parallelism !== undefined) stream.setParallelism(this.options.parallelism)
     return stream
   }
+}
+
+function isProcessFunction(fn: unknown): boolean {
+  return typeof fn === 'object' && fn !== null
 }
 
 function emitterFor<K, R, OUT>(windowFn: WindowFunction<R, OUT, K> | undefined): WindowEmitter<K, R, OUT> {

@@ -7,6 +7,7 @@ import type { StreamOperator } from '../operator.ts'
 import type { OutputTag } from '../output-tag.ts'
 import type { Partitioning } from '../runtime/edge-output.ts'
 import type { SourceOperator } from '../runtime/source-operator.ts'
+import { DEAD_LETTERS } from '../source.ts'
 
 let nextId = 1
 
@@ -40,6 +41,7 @@ export class Transformation {
 
   static source(name: string, factory: () => SourceOperator<any>, maxSourceParallelism?: number): Transformation {
     const t = new Transformation('source', name, [], { sourceFactory: factory, maxSourceParallelism })
+    t.sideOutputs = new Set([DEAD_LETTERS.id])
     if (maxSourceParallelism === 1) t.parallelism = 1
     return t
   }

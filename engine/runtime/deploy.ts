@@ -98,6 +98,7 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
         source.setup(
           { ...base, name: head.name, deadLettersConsumed: output.hasSide(DEAD_LETTERS.id), autoWatermarkIntervalMs: options.autoWatermarkIntervalMs, batchSize: options.batchSize },
           output,
+          () => anyFull(edgeOutputs),
         )
       }
       const inputs: Channel[] = []
@@ -106,6 +107,11 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
     }
   }
   return tasks
+}
+
+function anyFull(outputs: readonly EdgeOutput[]): boolean {
+  for (let i = 0; i < outputs.length; i++) if (outputs[i].full) return true
+  return false
 }
 
 function combine(outputs: Output<unknown>[]): Output<unknown> {

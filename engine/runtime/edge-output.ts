@@ -16,6 +16,13 @@ export type Partitioning =
   | { kind: 'keyHash'; keySelector: (value: any) => unknown; maxParallelism: number; name: string }
 
 export class EdgeOutput implements Output<unknown> {
+  /** Records written into this edge (all channels), for metrics. */
+  recordsOut = 0
+  /**
+   * Set when a flushed batch filled a channel to capacity; cleared by hasCapacity() once the
+   * consumer drained it. The producing task checks it after every record to stop early.
+   */
+  full = false
   private readonly pending: RecordBatch[]
   private nextChannel: number
   private readonly selectChannel: (value: unknown, batchKey: { key: unknown }) => number
@@ -66,6 +73,7 @@ export class EdgeOutput implements Output<unknown> {
   }
 
   collect(value: unknown, timestamp: number): void {
+    this.recordsOut++
     const c = this.selectChannel(value, this.scratch)
     if (c < 0) {
       for (let i = 0; i < this.pending.length; i++) this.append(i, value, timestamp)
@@ -111,11 +119,19 @@ export class EdgeOutput implements Output<unknown> {
     const fresh = new RecordBatch()
     if (this.keyed) fresh.keys = []
     this.pending[c] = fresh
-    this.channels[c].push(batch)
+    const channel = this.channels[c]
+    channel.push(batch)
+    if (!channel.hasCapacity()) this.full = true
   }
 
   hasCapacity(): boolean {
-    for (let i = 0; i < this.channels.length; i++) if (!this.channels[i].hasCapacity()) return false
+    for (let i = 0; i < this.channels.length; i++) {
+      if (!this.channels[i].hasCapacity()) {
+        this.full = true
+        return false
+      }
+    }
+    this.full = false
     return true
   }
 }

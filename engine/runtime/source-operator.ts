@@ -31,6 +31,12 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
   private lastWatermark = Number.NEGATIVE_INFINITY
   private idle = false
   private nextPeriodicEmit = Number.POSITIVE_INFINITY
+  private sinceWatermark = 0
+  /** Records the reader handed over while an output was full; emitted first in the next slice. */
+  private held: { value: T; timestamp: number | undefined }[] = []
+  private heldIndex = 0
+  private readerEnded = false
+  private outputFull: () => boolean = () => false
   /** Records emitted, for metrics. */
   recordsOut = 0
 
@@ -39,9 +45,15 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     private readonly strategy: WatermarkStrategy<T>,
   ) {}
 
-  setup(ctx: SourceOperatorContext, output: Output<T>): void {
+  /**
+   * `outputFull` tells whether a channel downstream is full. The source then stops pushing records
+   * into the chain mid-poll and holds what the reader still hands over (at most one poll's worth,
+   * before any fan-out), so queues overshoot their capacity by at most one record's output.
+   */
+  setup(ctx: SourceOperatorContext, output: Output<T>, outputFull: () => boolean = () => false): void {
     this.ctx = ctx
     this.output = output
+    this.outputFull = outputFull
   }
 
   open(): void {
@@ -51,8 +63,13 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     this.assigner = this.strategy.timestampAssigner
   }
 
-  /** Polls the reader for up to batchSize records, then runs the periodic watermark emission. */
+  /**
+   * Emits held-back records, then polls the reader for up to batchSize records. The periodic
+   * watermark is emitted after every batchSize records and whenever the reader has nothing.
+   */
   emitNext(): InputStatus {
+    if (!this.drainHeld()) return 'more'
+    if (this.readerEnded) return this.end()
     let status: InputStatus
     try {
       status = this.reader.pollNext(this, this.ctx.batchSize)
@@ -61,11 +78,34 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
       throw new FluxionError('FLX_SOURCE_FAILED', `source "${this.ctx.name}" failed: ${e instanceof Error ? e.message : String(e)}`, { operator: this.ctx.name, cause: e })
     }
     if (status === 'end') {
-      this.emitWatermark(MAX_WATERMARK)
-      return status
+      this.readerEnded = true
+      return this.heldIndex < this.held.length ? 'more' : this.end()
     }
-    this.periodicEmit()
+    if (status === 'nothing') {
+      if (this.heldIndex < this.held.length) return 'more'
+      this.periodicEmit()
+    }
     return status
+  }
+
+  private end(): InputStatus {
+    this.emitWatermark(MAX_WATERMARK)
+    return 'end'
+  }
+
+  /** Emits held records while the outputs have room; true when none are left. */
+  private drainHeld(): boolean {
+    const held = this.held
+    while (this.heldIndex < held.length) {
+      if (this.outputFull()) return false
+      const r = held[this.heldIndex++]
+      this.emitRecord(r.value, r.timestamp)
+    }
+    if (held.length > 0) {
+      this.held = []
+      this.heldIndex = 0
+    }
+    return true
   }
 
   /** Reader's availability after 'nothing'. */
@@ -84,11 +124,17 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
   }
 
   private periodicEmit(): void {
+    this.sinceWatermark = 0
     this.generator.onPeriodicEmit(this)
     this.nextPeriodicEmit = this.ctx.clock.now() + this.ctx.autoWatermarkIntervalMs
   }
 
   collect(value: T, recordTimestamp?: number): void {
+    if (this.heldIndex < this.held.length || this.outputFull()) this.held.push({ value, timestamp: recordTimestamp })
+    else this.emitRecord(value, recordTimestamp)
+  }
+
+  private emitRecord(value: T, recordTimestamp: number | undefined): void {
     let ts: number
     if (this.assigner !== undefined) {
       try {
@@ -110,6 +156,7 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     this.recordsOut++
     this.output.collect(value, ts)
     this.generator.onEvent(value, ts, this)
+    if (++this.sinceWatermark >= this.ctx.batchSize) this.periodicEmit()
   }
 
   deadLetter(letter: DeadLetter): void {

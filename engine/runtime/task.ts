@@ -19,11 +19,15 @@ export class Task {
   finished = false
   /** Set while a source waits for its reader's availability promise. */
   waiting: Promise<void> | null = null
-  readonly metrics: TaskMetrics = { recordsIn: 0, recordsOut: 0 }
+  private readonly counters = { recordsIn: 0 }
   private readonly valve: WatermarkValve | undefined
   private endedInputs = 0
   private nextInput = 0
   private closed = false
+  /** A batch whose processing stopped early because an output filled up; resumed first. */
+  private resumeBatch: RecordBatch | null = null
+  private resumeIndex = 0
+  private resumeInput = 0
 
   constructor(
     readonly name: string,
@@ -44,6 +48,12 @@ export class Task {
         (idle) => head.processIdle(idle),
       )
     }
+  }
+
+  /** Records in (from channels) and out (into channels; a source's records for source tasks). */
+  get metrics(): TaskMetrics {
+    const out = this.source ? this.source.recordsOut : this.edgeOutputs.reduce((n, o) => n + o.recordsOut, 0)
+    return { recordsIn: this.counters.recordsIn, recordsOut: out }
   }
 
   open(): void {
@@ -69,6 +79,7 @@ export class Task {
     if (this.finished) return false
     if (this.source) return this.waiting === null && this.outputsHaveCapacity()
     if (!this.outputsHaveCapacity()) return false
+    if (this.resumeBatch !== null) return true
     for (let i = 0; i < this.inputs.length; i++) if (!this.inputs[i].isEmpty()) return true
     return false
   }
@@ -98,14 +109,11 @@ export class Task {
   }
 
   private runSourceSlice(): void {
-    const source = this.source!
-    const before = source.recordsOut
-    const status = source.emitNext()
-    this.metrics.recordsOut += source.recordsOut - before
+    const status = this.source!.emitNext()
     if (status === 'end') {
       this.finish()
     } else if (status === 'nothing') {
-      const waiting = source.isAvailable().then(() => {
+      const waiting = this.source!.isAvailable().then(() => {
         if (this.waiting === waiting) this.waiting = null
         this.wake()
       })
@@ -117,6 +125,13 @@ export class Task {
     const inputs = this.inputs
     let processed = 0
     while (processed < budget && !this.finished && this.outputsHaveCapacity()) {
+      if (this.resumeBatch !== null) {
+        const batch = this.resumeBatch
+        const from = this.resumeIndex
+        this.resumeBatch = null
+        processed += this.processBatch(batch, this.resumeInput, from) - from
+        continue
+      }
       let channelIndex = -1
       for (let k = 0; k < inputs.length; k++) {
         const i = (this.nextInput + k) % inputs.length
@@ -130,9 +145,8 @@ export class Task {
       const channel = inputs[channelIndex]
       const entry = channel.poll()!
       if (entry instanceof RecordBatch) {
-        processed += entry.length
-        this.metrics.recordsIn += entry.length
-        this.processBatch(entry, channel.inputIndex)
+        this.counters.recordsIn += entry.length
+        processed += this.processBatch(entry, channel.inputIndex, 0)
       } else if (entry.kind === 'watermark') {
         this.valve!.inputWatermark(channelIndex, entry.watermark)
       } else if (entry.kind === 'idle') {
@@ -145,30 +159,32 @@ export class Task {
     }
   }
 
-  private processBatch(batch: RecordBatch, inputIndex: number): void {
+  /**
+   * Runs the head operator over the batch from record `from`. Stops after a record that filled an
+   * output channel (so one record's fan-out is the most a queue overshoots) and remembers where,
+   * to resume in the next slice. Returns the index it stopped at.
+   */
+  private processBatch(batch: RecordBatch, inputIndex: number, from: number): number {
     const head = this.operators[0]
     const { values, timestamps, keys } = batch
     const n = values.length
-    const backend = this.backend
-    if (inputIndex === 0) {
-      if (keys !== null && backend !== undefined) {
-        for (let i = 0; i < n; i++) {
-          backend.setCurrentKey(keys[i])
-          head.processElement(values[i], timestamps[i])
+    const backend = keys !== null ? this.backend : undefined
+    const outs = this.edgeOutputs
+    const second = inputIndex !== 0
+    for (let i = from; i < n; i++) {
+      if (backend !== undefined) backend.setCurrentKey(keys![i])
+      if (second) head.processElement2(values[i], timestamps[i])
+      else head.processElement(values[i], timestamps[i])
+      for (let o = 0; o < outs.length; o++) {
+        if (outs[o].full && i + 1 < n) {
+          this.resumeBatch = batch
+          this.resumeIndex = i + 1
+          this.resumeInput = inputIndex
+          return i + 1
         }
-      } else {
-        for (let i = 0; i < n; i++) head.processElement(values[i], timestamps[i])
-      }
-    } else {
-      if (keys !== null && backend !== undefined) {
-        for (let i = 0; i < n; i++) {
-          backend.setCurrentKey(keys[i])
-          head.processElement2(values[i], timestamps[i])
-        }
-      } else {
-        for (let i = 0; i < n; i++) head.processElement2(values[i], timestamps[i])
       }
     }
+    return n
   }
 
   private flush(): void {

@@ -53,6 +53,14 @@ export class WatermarkValve {
     this.idle[channel] = idle
     this.aligned[channel] = !idle && this.watermarks[channel] >= this.lastEmitted
     const nowAllIdle = this.idle.every((i) => i)
+    if (nowAllIdle && !this.allIdle) {
+      // Flink's findAndOutputMaxWatermarkAcrossAllChannels: nothing holds the watermark back now.
+      const max = Math.max(...this.watermarks)
+      if (max > this.lastEmitted) {
+        this.lastEmitted = max
+        this.onWatermark(max)
+      }
+    }
     if (nowAllIdle !== this.allIdle) {
       this.allIdle = nowAllIdle
       this.onIdle(nowAllIdle)

@@ -32,6 +32,12 @@ function checkPositive(what: string, name: string, value: number, fix: string): 
 
 const startNamespace = (w: TimeWindow): Namespace => w.start
 
+function checkOffset(what: string, offset: number, period: number): void {
+  if (typeof offset !== 'number' || !Number.isFinite(offset) || Math.abs(offset) >= period) {
+    throw new FluxionError('FLX_INVALID_WINDOW', `${what}: offset must be a finite number with |offset| < ${period}, got ${String(offset)}`)
+  }
+}
+
 /** Fixed-size, non-overlapping event-time windows. */
 export class TumblingEventTimeWindows implements WindowAssigner {
   readonly isEventTime: boolean = true
@@ -46,7 +52,7 @@ export class TumblingEventTimeWindows implements WindowAssigner {
 
   static of(size: number, offset = 0): TumblingEventTimeWindows {
     checkPositive('TumblingEventTimeWindows.of', 'size', size, 'Use e.g. TumblingEventTimeWindows.of(60_000) for one-minute windows.')
-    if (Math.abs(offset) >= size) throw new FluxionError('FLX_INVALID_WINDOW', `TumblingEventTimeWindows.of: |offset| must be smaller than size (${size}), got ${offset}`)
+    checkOffset('TumblingEventTimeWindows.of', offset, size)
     return new TumblingEventTimeWindows(size, offset)
   }
 
@@ -78,6 +84,7 @@ export class TumblingProcessingTimeWindows extends TumblingEventTimeWindows {
 
   static override of(size: number, offset = 0): TumblingProcessingTimeWindows {
     checkPositive('TumblingProcessingTimeWindows.of', 'size', size, 'Use e.g. TumblingProcessingTimeWindows.of(10_000).')
+    checkOffset('TumblingProcessingTimeWindows.of', offset, size)
     return new TumblingProcessingTimeWindows(size, offset)
   }
 
@@ -111,7 +118,7 @@ export class SlidingEventTimeWindows implements WindowAssigner {
     const fix = 'Use e.g. SlidingEventTimeWindows.of(3_600_000, 60_000) for one-hour windows every minute.'
     checkPositive('SlidingEventTimeWindows.of', 'size', size, fix)
     checkPositive('SlidingEventTimeWindows.of', 'slide', slide, fix)
-    if (Math.abs(offset) >= slide) throw new FluxionError('FLX_INVALID_WINDOW', `SlidingEventTimeWindows.of: |offset| must be smaller than slide (${slide}), got ${offset}`)
+    checkOffset('SlidingEventTimeWindows.of', offset, slide)
     return new SlidingEventTimeWindows(size, slide, offset)
   }
 
@@ -160,8 +167,9 @@ export class EventTimeSessionWindows implements WindowAssigner {
     return EventTimeTrigger.create()
   }
 
+  /** Start and end: a session and the larger session it merges into must not share state or timers. */
   namespaceOf(w: TimeWindow): Namespace {
-    return startNamespace(w)
+    return `${w.start}:${w.end}`
   }
 
   describe(): string {

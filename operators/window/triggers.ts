@@ -3,6 +3,7 @@
  * event-time assigners), ProcessingTimeTrigger, CountTrigger (default for global windows is
  * NeverTrigger), PurgingTrigger. Write a custom one by implementing Trigger.
  */
+import { FluxionError } from '../../engine/errors.ts'
 import { ValueStateDescriptor, type ValueState } from '../../state/api.ts'
 import { type TimeWindow, maxTimestamp } from './window.ts'
 
@@ -137,7 +138,7 @@ export class CountTrigger implements Trigger {
   }
 
   static of(maxCount: number): CountTrigger {
-    if (!Number.isInteger(maxCount) || maxCount <= 0) throw new RangeError(`CountTrigger.of: maxCount must be a positive integer, got ${maxCount}`)
+    if (!Number.isInteger(maxCount) || maxCount <= 0) throw new FluxionError('FLX_INVALID_WINDOW', `CountTrigger.of: maxCount must be a positive integer, got ${maxCount}`)
     return new CountTrigger(maxCount)
   }
 

@@ -18,7 +18,7 @@ import type { InternalTimerService, Timer } from '../../engine/timers.ts'
 import { ValueStateDescriptor, type ValueState } from '../../state/api.ts'
 import { VOID_NAMESPACE, type InternalValueState, type KeyedStateBackend } from '../../state/backend.ts'
 import type { WindowAssigner, WindowAssignerContext } from './assigners.ts'
-import { fires, purges, type OnMergeContext, type Trigger, type TriggerResult } from './triggers.ts'
+import { EventTimeTrigger, ProcessingTimeTrigger, fires, purges, type OnMergeContext, type Trigger, type TriggerResult } from './triggers.ts'
 import { mergeValues, type ProcessWindowContext, type WindowContents } from './window-functions.ts'
 import { cover, intersects, maxTimestamp, sameWindow, type TimeWindow } from './window.ts'
 
@@ -46,6 +46,12 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private readonly emitFn: WindowEmitter<K, R, OUT>
   /** Late records dropped because no late-data side output was configured. */
   numLateRecordsDropped = 0
+  /**
+   * True for the built-in time triggers, whose only timer is at the window's end and is removed only
+   * by clear(): for them a window that already has data already has its timers, so the per-record
+   * re-registration (a no-op in Flink) is skipped. Custom triggers always get Flink's behaviour.
+   */
+  private readonly skipRepeatedTimers: boolean
 
   // Trigger context: the window it acts on is set before each trigger call.
   private triggerWindow!: TimeWindow
@@ -65,6 +71,7 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
     this.allowedLateness = options.allowedLateness
     this.lateDataTag = options.lateDataTag
     this.emitFn = options.emit
+    this.skipRepeatedTimers = this.trigger.constructor === EventTimeTrigger || this.trigger.constructor === ProcessingTimeTrigger
     this.triggerCtx = this.createTriggerContext()
     this.assignerCtx = { getCurrentProcessingTime: () => this.ctx.clock.now() }
     const op = this
@@ -192,7 +199,7 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
     const result = this.callTrigger(() => this.trigger.onElement(value, timestamp, window, this.triggerCtx))
     this.isNewWindow = false
     this.applyTriggerResult(result, window)
-    if (fresh) this.registerCleanupTimer(window)
+    if (fresh || !this.skipRepeatedTimers) this.registerCleanupTimer(window)
   }
 
   private applyTriggerResult(result: TriggerResult | void, window: TimeWindow): void {
@@ -307,13 +314,12 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
     return {
       getCurrentWatermark: () => op.currentWatermark(),
       getCurrentProcessingTime: () => op.ctx.clock.now(),
-      // EventTimeTrigger registers on every element; a repeat registration is a no-op, so skip
-      // the timer service's dedup work unless the window is new or the time differs.
+      // See skipRepeatedTimers: built-in triggers re-register the same timer on every record.
       registerEventTimeTimer(time) {
-        if (op.isNewWindow || time !== maxTimestamp(op.triggerWindow)) op.timers.registerEventTimeTimer(op.triggerWindow, time)
+        if (op.isNewWindow || !op.skipRepeatedTimers) op.timers.registerEventTimeTimer(op.triggerWindow, time)
       },
       registerProcessingTimeTimer(time) {
-        if (op.isNewWindow || time !== maxTimestamp(op.triggerWindow)) op.timers.registerProcessingTimeTimer(op.triggerWindow, time)
+        if (op.isNewWindow || !op.skipRepeatedTimers) op.timers.registerProcessingTimeTimer(op.triggerWindow, time)
       },
       deleteEventTimeTimer: (time) => op.timers.deleteEventTimeTimer(op.triggerWindow, time),
       deleteProcessingTimeTimer: (time) => op.timers.deleteProcessingTimeTimer(op.triggerWindow, time),
