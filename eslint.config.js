@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/peers/**', 'bench/results/**', '.kafka/**'] },
+  { ignores: ['node_modules/**', 'bench/peers/**', 'bench/results/**', '.kafka/**', '.scratch/**', '.fluxion/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,10 +10,13 @@ export class CollectionSource<T> implements Source<T> {
     readonly name = 'collection-source',
   ) {}
 
-  createReader(): SourceReader<T> {
+  createReader(_ctx: unknown, restoredSplits?: unknown[]): SourceReader<T> {
     const items = this.items
-    let next = 0
+    // One split: the index of the next element. A restored subtask may hold no split at all.
+    const hasSplit = !restoredSplits || restoredSplits.length > 0
+    let next = hasSplit ? ((restoredSplits?.[0] as { next: number } | undefined)?.next ?? 0) : items.length
     return {
+      snapshotState: () => (hasSplit ? [{ next }] : []),
       pollNext(output: ReaderOutput<T>, budget: number): InputStatus {
         const end = Math.min(items.length, next + budget)
         for (; next < end; next++) output.collect(items[next])

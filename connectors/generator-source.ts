@@ -36,12 +36,18 @@ export class GeneratorSource<T> implements Source<T> {
     }
   }
 
-  createReader(ctx: SourceReaderContext): SourceReader<T> {
+  createReader(ctx: SourceReaderContext, restoredSplits?: unknown[]): SourceReader<T> {
     const { subtaskIndex, parallelism, clock } = ctx
     const generate = this.generate
     const count = this.count
     const rate = this.eventsPerSecond === undefined ? undefined : this.eventsPerSecond / parallelism
-    let index = subtaskIndex
+    // A split is an arithmetic sequence of indices: next, next + stride, … below count.
+    const splits: GeneratorSplit[] = restoredSplits
+      ? restoredSplits.map((s) => ({ ...(s as GeneratorSplit) }))
+      : [{ id: `${subtaskIndex}/${parallelism}`, next: subtaskIndex, stride: parallelism }]
+    // Each split gets its own watermark generator (its timestamps may run ahead of another's).
+    let outputs: ReaderOutput<T>[] | undefined
+    let current = 0
     let emitted = 0
     const startedAt = clock.now()
     let waitUntil = 0
@@ -52,19 +58,41 @@ export class GeneratorSource<T> implements Source<T> {
           const due = Math.floor(((clock.now() - startedAt) * rate) / 1000) + 1 - emitted
           if (due <= 0) {
             waitUntil = startedAt + (emitted * 1000) / rate
-            if (index >= count) return 'end'
-            return 'nothing'
+            return splits.some((s) => s.next < count) ? 'nothing' : 'end'
           }
           allowed = Math.min(budget, due)
         }
-        for (let n = 0; n < allowed && index < count; n++) {
-          output.collect(generate(index))
-          index += parallelism
-          emitted++
+        outputs ??= splits.map((s) => output.createOutputForSplit?.(s.id) ?? output)
+        // Splits take turns, one poll each.
+        for (let tries = 0; tries < splits.length; tries++) {
+          const i = current
+          const split = splits[i]
+          current = (current + 1) % splits.length
+          if (split.next >= count) continue
+          const out = outputs[i]
+          let index = split.next
+          const stride = split.stride
+          let n = 0
+          for (; n < allowed && index < count; n++) {
+            out.collect(generate(index))
+            index += stride
+          }
+          split.next = index
+          emitted += n
+          if (index >= count) output.releaseOutputForSplit?.(split.id)
+          break
         }
-        return index < count ? 'more' : 'end'
+        return splits.some((s) => s.next < count) ? 'more' : 'end'
       },
       isAvailable: () => clock.sleepUntil(waitUntil),
+      snapshotState: () => splits.map((s) => ({ ...s })),
     }
   }
+}
+
+interface GeneratorSplit {
+  /** The subtask and parallelism that created it, e.g. "1/4". */
+  id: string
+  next: number
+  stride: number
 }

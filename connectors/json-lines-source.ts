@@ -23,10 +23,18 @@ export class JsonLinesSource<T> implements Source<T> {
     this.maxParallelism = paths.length
   }
 
-  createReader(ctx: SourceReaderContext): SourceReader<T> {
-    const mine = this.paths.filter((_, i) => i % ctx.parallelism === ctx.subtaskIndex)
-    return new JsonLinesReader<T>(mine)
+  createReader(ctx: SourceReaderContext, restoredSplits?: unknown[]): SourceReader<T> {
+    const splits = restoredSplits
+      ? (restoredSplits as FileSplit[])
+      : this.paths.filter((_, i) => i % ctx.parallelism === ctx.subtaskIndex).map((path) => ({ path, line: 0 }))
+    return new JsonLinesReader<T>(splits)
   }
+}
+
+/** A file and the number of its lines already read. */
+interface FileSplit {
+  path: string
+  line: number
 }
 
 class JsonLinesReader<T> implements SourceReader<T> {
@@ -39,7 +47,19 @@ class JsonLinesReader<T> implements SourceReader<T> {
   private error: Error | undefined
   private notify: (() => void) | undefined
 
-  constructor(private readonly paths: readonly string[]) {}
+  private readonly paths: readonly string[]
+
+  constructor(private readonly splits: readonly FileSplit[]) {
+    this.paths = splits.map((s) => s.path)
+  }
+
+  snapshotState(): unknown[] {
+    const rest: FileSplit[] = []
+    for (let i = Math.max(0, this.fileIndex); i < this.splits.length; i++) {
+      rest.push(i === this.fileIndex ? { path: this.splits[i].path, line: this.lineNumber } : { ...this.splits[i] })
+    }
+    return rest
+  }
 
   private openNext(): void {
     this.fileIndex++
@@ -74,9 +94,12 @@ class JsonLinesReader<T> implements SourceReader<T> {
     n?.()
   }
 
-  pollNext(output: ReaderOutput<T>, budget: number): InputStatus {
+  pollNext(main: ReaderOutput<T>, budget: number): InputStatus {
     if (this.error) throw this.error
     if (this.fileIndex < 0) this.openNext()
+    if (this.fileIndex >= this.paths.length) return 'end'
+    // Each file is a split with its own watermark generator.
+    const output = main.createOutputForSplit?.(this.paths[this.fileIndex]) ?? main
     let emitted = 0
     while (emitted < budget) {
       if (this.head === this.lines.length) {
@@ -89,11 +112,14 @@ class JsonLinesReader<T> implements SourceReader<T> {
       const line = this.lines[this.head++]
       if (line === END_OF_FILE) {
         this.stream = undefined
+        main.releaseOutputForSplit?.(this.paths[this.fileIndex])
         this.openNext()
+        if (this.fileIndex < this.paths.length) return 'more' // the next file is a new split
         if (this.fileIndex >= this.paths.length) return 'end'
         continue
       }
       this.lineNumber++
+      if (this.lineNumber <= this.splits[this.fileIndex].line) continue // read before the restored checkpoint
       const text = line.endsWith('\r') ? line.slice(0, -1) : line
       if (text.trim() === '') continue
       let value: T

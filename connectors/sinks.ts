@@ -3,16 +3,54 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { Sink, SinkWriter, SinkWriterContext } from '../operators/sink.ts'
+import { randomUUID } from 'node:crypto'
+import type { Committer, PrecommittingSinkWriter, Sink, SinkWriter, SinkWriterContext, TwoPhaseCommitSink } from '../operators/sink.ts'
 
-/** Appends every record to `target` (all subtasks share it; order across subtasks is arbitrary). */
-export class CollectSink<T> implements Sink<T> {
+/**
+ * Appends every record to `target` (all subtasks share it; order across subtasks is arbitrary).
+ * Exactly-once: records are held per checkpoint epoch and appended when the checkpoint completes
+ * (or when the job finishes), so a job that restarts from a checkpoint never appends twice. Output
+ * that a checkpoint restored from another execution holds belongs to that execution's array and
+ * is not appended here.
+ */
+export class CollectSink<T> implements TwoPhaseCommitSink<T, CollectedEpoch<T>> {
   readonly name = 'collect'
+  readonly twoPhaseCommit = true
+  private readonly committed = new Set<string>()
+  private nextWriter = 0
+  private readonly instance = randomUUID()
+
   constructor(readonly target: T[]) {}
-  createWriter(): SinkWriter<T> {
-    const target = this.target
-    return { write: (value) => void target.push(value) }
+
+  createWriter(ctx: SinkWriterContext): PrecommittingSinkWriter<T, CollectedEpoch<T>> {
+    const writerId = `${this.instance}.${ctx.subtaskIndex}.${this.nextWriter++}`
+    let records: T[] = []
+    return {
+      write: (value) => void records.push(value),
+      prepareCommit(epoch) {
+        const out = [{ id: `${writerId}.${epoch}`, records }]
+        records = []
+        return out
+      },
+    }
   }
+
+  createCommitter(): Committer<CollectedEpoch<T>> {
+    return {
+      commit: (epochs) => {
+        for (const e of epochs) {
+          if (this.committed.has(e.id) || !e.id.startsWith(this.instance)) continue
+          this.committed.add(e.id)
+          for (const r of e.records) this.target.push(r)
+        }
+      },
+    }
+  }
+}
+
+interface CollectedEpoch<T> {
+  id: string
+  records: T[]
 }
 
 /**

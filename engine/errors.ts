@@ -20,6 +20,9 @@ export type FluxionErrorCode =
   | 'FLX_SOURCE_FAILED'
   | 'FLX_SINK_FAILED'
   | 'FLX_JOB_CANCELLED'
+  | 'FLX_CHECKPOINT_CORRUPT'
+  | 'FLX_CHECKPOINT_NOT_FOUND'
+  | 'FLX_CHECKPOINT_FAILED'
   | 'FLX_INTERNAL'
 
 /** Who is at fault: the job's code or config, something outside the engine, or the engine itself. */
@@ -51,6 +54,9 @@ const DEFAULT_DOMAIN: Record<FluxionErrorCode, ErrorDomain> = {
   FLX_SOURCE_FAILED: 'external',
   FLX_SINK_FAILED: 'external',
   FLX_JOB_CANCELLED: 'user',
+  FLX_CHECKPOINT_CORRUPT: 'external',
+  FLX_CHECKPOINT_NOT_FOUND: 'config',
+  FLX_CHECKPOINT_FAILED: 'external',
   FLX_INTERNAL: 'internal',
 }
 

@@ -26,6 +26,8 @@ export interface OperatorContext {
 /** What an operator snapshots: keyed state, timers and its own operator state. */
 export interface OperatorSnapshot {
   keyed?: KeyedStateSnapshot
+  /** True when `keyed` holds only the changes since the previous snapshot. */
+  keyedIncremental?: boolean
   timers?: Record<string, TimerServiceSnapshot>
   operator?: unknown
 }
@@ -90,6 +92,16 @@ export abstract class StreamOperator<IN, OUT> {
   /** Releases resources. Called once, also after a failure; must not throw. */
   close(): void {}
 
+  /**
+   * Step 6 of the checkpoint protocol: checkpoint `checkpointId` is complete (its metadata is
+   * durable). Two-phase-commit sinks commit what they prepared for it. May return a promise; the
+   * runtime waits for it before the next checkpoint and before the job ends.
+   */
+  notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
+
+  /** The job finished without checkpointing: make final output visible (two-phase-commit sinks). */
+  commitAtEndWithoutCheckpoints(): void | Promise<void> {}
+
   /** The current event-time watermark of this operator. */
   currentWatermark(): number {
     return this.watermark
@@ -123,10 +135,20 @@ export abstract class StreamOperator<IN, OUT> {
     return userFunctionFailed(this.name, cause, backend?.getCurrentKey(), backend !== undefined)
   }
 
-  /** Snapshot of keyed state, timers and operator state (synchronous, deep copies). */
-  snapshotState(): OperatorSnapshot {
+  /**
+   * Snapshot of keyed state, timers and operator state (synchronous, deep copies). With
+   * `incremental`, keyed state holds only what changed since the previous snapshot, when the
+   * backend supports it (`keyedIncremental` tells which one was taken).
+   */
+  snapshotState(incremental = false): OperatorSnapshot {
     const snap: OperatorSnapshot = {}
-    if (this.ctx.backend) snap.keyed = this.ctx.backend.snapshot()
+    const backend = this.ctx.backend as (KeyedStateBackend & { snapshotIncremental?: () => KeyedStateSnapshot }) | undefined
+    if (backend) {
+      if (incremental && backend.snapshotIncremental) {
+        snap.keyed = backend.snapshotIncremental()
+        snap.keyedIncremental = true
+      } else snap.keyed = backend.snapshot()
+    }
     if (this.timerServices.size > 0) {
       snap.timers = {}
       for (const [name, timers] of this.timerServices) snap.timers[name] = timers.snapshot(this.ctx.maxParallelism)

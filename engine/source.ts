@@ -28,6 +28,14 @@ export interface ReaderOutput<T> {
   collect(value: T, timestamp?: number): void
   /** Reports a record that could not be read. */
   deadLetter(letter: DeadLetter): void
+  /**
+   * The output of one split (a Kafka partition, a file): records emitted through it drive that
+   * split's own watermark generator, and the subtask's watermark is the minimum over its active
+   * splits. Only available on the output passed to pollNext.
+   */
+  createOutputForSplit?(splitId: string): ReaderOutput<T>
+  /** The split finished: it stops holding back the watermark. */
+  releaseOutputForSplit?(splitId: string): void
 }
 
 export interface SourceReaderContext {
@@ -44,6 +52,11 @@ export interface SourceReader<T> {
   pollNext(output: ReaderOutput<T>, budget: number): InputStatus
   /** After 'nothing': resolves when `pollNext` may make progress again. */
   isAvailable(): Promise<void>
+  /**
+   * The positions of this reader's splits, as plain data (one entry per split), taken at a
+   * checkpoint barrier. Readers without it cannot be checkpointed.
+   */
+  snapshotState?(): unknown[]
   /** Releases resources. Must not throw. */
   close?(): void | Promise<void>
 }
@@ -54,5 +67,10 @@ export interface Source<T> {
   readonly bounded: boolean
   /** Highest parallelism the source supports (1 for a non-parallel source). */
   readonly maxParallelism?: number
-  createReader(ctx: SourceReaderContext): SourceReader<T>
+  /**
+   * Creates the reader of one subtask. `restoredSplits` is given when the job restores from a
+   * checkpoint: the split states this subtask must resume (possibly none, possibly splits of
+   * several former subtasks after rescaling); the reader must not create fresh splits then.
+   */
+  createReader(ctx: SourceReaderContext, restoredSplits?: unknown[]): SourceReader<T>
 }

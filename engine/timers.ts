@@ -53,16 +53,14 @@ class TimerQueue<N> {
   }
 
   /**
-   * Removes and returns the earliest timer if its timestamp is <= `upTo`. One at a time, so a
-   * timer deleted (or added) while earlier ones fire is honoured.
+   * The timers of the earliest timestamp if it is <= `upTo`, still in the queue. The caller
+   * removes each one before firing it, with one live iterator: a timer deleted (or added at the
+   * same time) while earlier ones fire is honoured, and draining stays linear.
    */
-  pollDue(upTo: number): Timer<N> | undefined {
+  dueAt(upTo: number): Map<string, Timer<N>> | undefined {
     const t = this.peek()
     if (t > upTo || this.heap.length === 0) return undefined
-    const due = this.byTime.get(t)!
-    const first = due.entries().next().value!
-    due.delete(first[0])
-    return first[1]
+    return this.byTime.get(t)
   }
 
   all(): Timer<N>[] {
@@ -156,20 +154,26 @@ export class InternalTimerService<N = unknown> {
   advanceWatermark(watermark: number): void {
     this.watermark = watermark
     for (;;) {
-      const timer = this.eventTimers.pollDue(watermark)
-      if (!timer) return
-      this.backend.setCurrentKey(timer.key)
-      this.target.onEventTime(timer)
+      const due = this.eventTimers.dueAt(watermark)
+      if (!due) return
+      for (const [id, timer] of due) {
+        due.delete(id)
+        this.backend.setCurrentKey(timer.key)
+        this.target.onEventTime(timer)
+      }
     }
   }
 
   /** Fires, in order, every processing-time timer with timestamp <= time. */
   advanceProcessingTime(time: number): void {
     for (;;) {
-      const timer = this.processingTimers.pollDue(time)
-      if (!timer) return
-      this.backend.setCurrentKey(timer.key)
-      this.target.onProcessingTime(timer)
+      const due = this.processingTimers.dueAt(time)
+      if (!due) return
+      for (const [id, timer] of due) {
+        due.delete(id)
+        this.backend.setCurrentKey(timer.key)
+        this.target.onProcessingTime(timer)
+      }
     }
   }
 

@@ -1,5 +1,13 @@
 /**
- * Sinks: the SinkWriter contract and the operator that drives it.
+ * Sinks: the SinkWriter contract, the two-phase-commit contract, and the operator that drives them.
+ *
+ * Two-phase commit (exactly-once), following the checkpoint protocol of DESIGN.md §4:
+ *  - write: records go to the writer, invisible to readers;
+ *  - prepare (at barrier n, step 3): `prepareCommit(n)` closes the epoch's output and returns the
+ *    committables; they are part of checkpoint n's state;
+ *  - commit (step 6, checkpoint n complete): the committer makes them visible;
+ *  - recovery: after a restart, the committables of the restored checkpoint are committed again,
+ *    so `commit` must be idempotent; anything written after that checkpoint is aborted.
  */
 import { FluxionError } from '../engine/errors.ts'
 import { StreamOperator } from '../engine/operator.ts'
@@ -24,8 +32,42 @@ export interface Sink<T> {
   createWriter(ctx: SinkWriterContext): SinkWriter<T>
 }
 
+export interface PrecommittingSinkWriter<T, C> extends SinkWriter<T> {
+  /** Closes the output written since the previous call and returns what `commit` needs. */
+  prepareCommit(checkpointId: number): C[]
+}
+
+export interface Committer<C> {
+  /** Makes the committables visible. Idempotent: it is called again for the same ones after a restart. */
+  commit(committables: readonly C[]): void | Promise<void>
+  /**
+   * Called once before a job (re)starts with the committables of the checkpoint it restores from
+   * (empty on a fresh start), after they were committed: remove what was written but never
+   * prepared or committed.
+   */
+  abortUncommitted?(committed: readonly C[]): void | Promise<void>
+}
+
+export interface TwoPhaseCommitSink<T, C> extends Sink<T> {
+  readonly twoPhaseCommit: true
+  createWriter(ctx: SinkWriterContext): PrecommittingSinkWriter<T, C>
+  createCommitter(): Committer<C>
+}
+
+export function isTwoPhaseCommitSink(sink: Sink<unknown>): sink is TwoPhaseCommitSink<unknown, unknown> {
+  return (sink as Partial<TwoPhaseCommitSink<unknown, unknown>>).twoPhaseCommit === true
+}
+
+/** What a two-phase-commit sink keeps in a checkpoint: committables by checkpoint id. */
+interface SinkOperatorState {
+  pending: [number, unknown[]][]
+}
+
 export class SinkOperator<T> extends StreamOperator<T, never> {
   private writer!: SinkWriter<T>
+  private committer: Committer<unknown> | undefined
+  /** Prepared but not yet committed, by checkpoint id. */
+  private pending = new Map<number, unknown[]>()
 
   constructor(private readonly sink: Sink<T>) {
     super()
@@ -33,24 +75,81 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
 
   override open(): void {
     this.writer = this.sink.createWriter({ subtaskIndex: this.ctx.subtaskIndex, parallelism: this.ctx.parallelism })
+    if (isTwoPhaseCommitSink(this.sink)) this.committer = this.sink.createCommitter()
   }
 
   processElement(value: T, timestamp: number): void {
     try {
       this.writer.write(value, hasTimestamp(timestamp) ? timestamp : undefined)
     } catch (e) {
-      if (e instanceof FluxionError) throw e
-      throw new FluxionError('FLX_SINK_FAILED', `sink "${this.name}" failed to write: ${e instanceof Error ? e.message : String(e)}`, { operator: this.name, cause: e })
+      throw this.sinkError('write', e)
     }
+  }
+
+  private sinkError(what: string, e: unknown): FluxionError {
+    if (e instanceof FluxionError) return e
+    return new FluxionError('FLX_SINK_FAILED', `sink "${this.name}" failed to ${what}: ${e instanceof Error ? e.message : String(e)}`, { operator: this.name, cause: e })
   }
 
   override processWatermark(_watermark: number): void {}
 
   override endInput(): void {
-    this.writer.flush?.()
+    try {
+      this.writer.flush?.()
+    } catch (e) {
+      throw this.sinkError('flush', e)
+    }
+  }
+
+  /** Checkpoint step 3 for sinks: prepare the epoch's output. */
+  protected override snapshotOperatorState(): unknown {
+    if (!this.committer) return undefined
+    const writer = this.writer as PrecommittingSinkWriter<T, unknown>
+    // The id is only a label for the writer; the committables are keyed by the next free number.
+    const id = this.nextEpoch++
+    try {
+      this.pending.set(id, writer.prepareCommit(id))
+    } catch (e) {
+      throw this.sinkError('prepare a commit', e)
+    }
+    const state: SinkOperatorState = { pending: [...this.pending] }
+    return structuredClone(state)
+  }
+
+  private nextEpoch = 0
+
+  protected override restoreOperatorState(states: unknown[]): void {
+    // Committables of the restored checkpoint were committed by the job before it started.
+    let max = -1
+    for (const s of states as SinkOperatorState[]) for (const [id] of s.pending) max = Math.max(max, id)
+    this.nextEpoch = max + 1
+  }
+
+  /** Step 6: commit everything prepared up to now (the epochs of complete checkpoints). */
+  override async notifyCheckpointComplete(_checkpointId: number): Promise<void> {
+    if (!this.committer || this.pending.size === 0) return
+    const ready = [...this.pending]
+    this.pending = new Map()
+    try {
+      await this.committer.commit(ready.flatMap(([, c]) => c))
+    } catch (e) {
+      throw this.sinkError('commit', e)
+    }
+  }
+
+  override async commitAtEndWithoutCheckpoints(): Promise<void> {
+    if (!this.committer) return
+    this.snapshotOperatorState()
+    await this.notifyCheckpointComplete(0)
   }
 
   override close(): void {
     this.writer?.close?.()
   }
+}
+
+/** The committables recorded in a sink operator's snapshot (used to recover pending commits). */
+export function committablesOf(operatorState: unknown): unknown[] {
+  const state = operatorState as SinkOperatorState | undefined
+  return state ? state.pending.flatMap(([, c]) => c) : []
 }

@@ -1,13 +1,26 @@
 /**
- * The KeyedStateBackend contract (DESIGN.md §4). The memory backend implements it now; the RocksDB
- * backend implements the same contract, and one contract suite runs against both.
+ * The KeyedStateBackend contract (DESIGN.md §4). The memory and RocksDB backends implement it, and
+ * one contract suite (state/testing/backend-contract.ts) runs against both.
  *
  * A backend holds the state of one operator subtask, for the key groups that subtask owns. The
  * task sets the current key before every record and timer; state handles read and write the entry
  * of (current key, current namespace). The namespace is the window for window operators and
- * VOID_NAMESPACE elsewhere.
+ * VOID_NAMESPACE elsewhere. Every method is synchronous and runs on the task's thread; a method
+ * that throws leaves the backend usable only for `dispose`.
  */
-import type { ListState, ListStateDescriptor, MapState, MapStateDescriptor, ValueState, ValueStateDescriptor } from './api.ts'
+import type {
+  AggregatingState,
+  AggregatingStateDescriptor,
+  ListState,
+  ListStateDescriptor,
+  MapState,
+  MapStateDescriptor,
+  ReducingState,
+  ReducingStateDescriptor,
+  StateKind,
+  ValueState,
+  ValueStateDescriptor,
+} from './api.ts'
 
 export type Namespace = string | number
 export const VOID_NAMESPACE: Namespace = ''
@@ -24,18 +37,56 @@ export interface InternalKvState {
   setCurrentNamespace(namespace: Namespace): void
 }
 
-export interface InternalValueState<T> extends ValueState<T>, InternalKvState {}
-export interface InternalListState<T> extends ListState<T>, InternalKvState {
-  /** Moves the lists of `sources` into `target` (appending), used when session windows merge. */
+/** State whose namespaces can be merged (session windows). Sources are cleared. */
+export interface InternalMergingState extends InternalKvState {
+  /** Merges the entries of `sources` (for the current key) into `target` and clears `sources`. */
   mergeNamespaces(target: Namespace, sources: readonly Namespace[]): void
 }
-export interface InternalMapState<K, V> extends MapState<K, V>, InternalKvState {}
 
-/** A self-contained copy of a backend's state: rows of (state, namespace, key, value). */
+export interface InternalValueState<T> extends ValueState<T>, InternalKvState {}
+export interface InternalListState<T> extends ListState<T>, InternalMergingState {}
+export interface InternalMapState<K, V> extends MapState<K, V>, InternalKvState {}
+export interface InternalReducingState<T> extends ReducingState<T>, InternalMergingState {
+  /** The stored value itself (same as get). */
+  getInternal(): T | undefined
+  /** Replaces the stored value; undefined clears. */
+  updateInternal(value: T | undefined): void
+}
+export interface InternalAggregatingState<IN, ACC, OUT> extends AggregatingState<IN, OUT>, InternalMergingState {
+  /** The stored accumulator, or undefined. */
+  getInternal(): ACC | undefined
+  /** Replaces the stored accumulator; undefined clears. */
+  updateInternal(accumulator: ACC | undefined): void
+}
+
+/**
+ * One entry: [keyGroup, stateKey (engine/keys.ts stateKeyOf), namespace, value]. The value is the
+ * stored item encoded with the descriptor's serializer inside a small frame (state/internal/codec.ts);
+ * null marks a deletion and only occurs in incremental snapshots.
+ */
+export type SnapshotRow = [keyGroup: number, stateKey: string, namespace: Namespace, value: Uint8Array | null]
+
+export interface StateSnapshot {
+  kind: StateKind
+  rows: SnapshotRow[]
+}
+
+/**
+ * A backend's state, or the changes to it, as plain data (numbers, strings, arrays, plain objects
+ * and Uint8Arrays): it can be written with v8.serialize and restored by any backend.
+ */
 export interface KeyedStateSnapshot {
+  version: 1
+  /**
+   * 'full': every entry of `keyGroupRange`; restoring it replaces what those key groups held.
+   * 'incremental': the entries written or deleted since the previous snapshot of the same backend.
+   */
+  type: 'full' | 'incremental'
   maxParallelism: number
-  /** One entry per state name; each row is [keyGroup, stateKey, key, namespace, value]. */
-  states: Record<string, { kind: string; rows: [number, string, unknown, Namespace, unknown][] }>
+  /** The key groups of the backend that took the snapshot. */
+  keyGroupRange: KeyGroupRange
+  /** Per state name; states without rows may be left out. */
+  states: Record<string, StateSnapshot>
 }
 
 export interface KeyedStateBackend {
@@ -47,11 +98,28 @@ export interface KeyedStateBackend {
   getValueState<T>(descriptor: ValueStateDescriptor<T>): InternalValueState<T>
   getListState<T>(descriptor: ListStateDescriptor<T>): InternalListState<T>
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): InternalMapState<K, V>
-  /** A consistent, deep copy of every state, taken synchronously. */
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): InternalReducingState<T>
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): InternalAggregatingState<IN, ACC, OUT>
+  /**
+   * Every entry, encoded, taken synchronously; later writes do not change it. Cost proportional
+   * to the state size. Also starts a new epoch for snapshotIncremental. Expired TTL entries are
+   * left out.
+   */
   snapshot(): KeyedStateSnapshot
-  /** Loads the rows of `snapshots` whose key group this backend owns (used for rescaling). */
+  /**
+   * The entries written or deleted since the previous snapshot or snapshotIncremental (deletions
+   * as null rows), taken synchronously; cost proportional to the changes. Throws FLX_INVALID_CONFIG
+   * when the backend was created without change tracking.
+   */
+  snapshotIncremental(): KeyedStateSnapshot
+  /**
+   * Applies `snapshots` in order — full ones replace the key groups they cover, incremental ones
+   * apply their writes and deletions — keeping only rows of this backend's key groups (rescaling).
+   * Called before the state is used. Throws when a snapshot has another maxParallelism.
+   */
   restore(snapshots: readonly KeyedStateSnapshot[]): void
-  /** Number of (state, namespace, key) entries; for tests and metrics. */
+  /** Number of (state, namespace, key) entries; for tests and metrics (may cost O(state)). */
   size(): number
+  /** Releases the state; the backend must not be used afterwards. */
   dispose(): void
 }

@@ -125,7 +125,7 @@ export class DataStream<T> {
 
   /** Writes the stream to a sink. */
   sinkTo(sink: Sink<T>, name = sink.name): DataStreamSink {
-    const t = Transformation.operator(name, [this.transformation], () => new SinkOperator(sink), { isSink: true })
+    const t = Transformation.operator(name, [this.transformation], () => new SinkOperator(sink), { isSink: true, sink })
     this.env.registerSink(t)
     return new DataStreamSink(t, this.env.config.maxParallelism)
   }

@@ -5,10 +5,10 @@ import { FluxionError } from '../errors.ts'
 import { DEFAULT_MAX_PARALLELISM } from '../keys.ts'
 import { buildJobGraph, describeJobGraph, type JobGraph } from '../graph/job-graph.ts'
 import { Transformation } from '../graph/transformation.ts'
-import { deploy } from '../runtime/deploy.ts'
-import { LocalExecutor } from '../runtime/executor.ts'
+import { JobRunner, type SavepointResult } from '../runtime/job-runner.ts'
+import { validateRestartStrategy, type RestartStrategyConfig } from '../runtime/restart-strategy.ts'
+import type { CheckpointConfig } from '../checkpoint/coordinator.ts'
 import { SourceOperator } from '../runtime/source-operator.ts'
-import type { Task } from '../runtime/task.ts'
 import type { Source } from '../source.ts'
 import { SystemClock, type Clock } from '../time.ts'
 import { WatermarkStrategy } from '../watermarks.ts'
@@ -32,12 +32,14 @@ export interface EnvironmentOptions {
   autoWatermarkIntervalMs?: number
   /** Processing-time clock (default: the system clock). Tests pass a ManualClock. */
   clock?: Clock
-  /** 'memory' only in this version; 'rocksdb' arrives with checkpointing. */
+  /** 'memory' only in this version; 'rocksdb' arrives with the RocksDB backend. */
   stateBackend?: 'memory' | 'rocksdb'
   stateDir?: string
-  checkpoint?: { intervalMs: number; dir: string; retain?: number }
+  /** Turns on checkpointing: exactly-once state and two-phase-commit sinks, restarts, savepoints. */
+  checkpoint?: CheckpointConfig
   workers?: number
-  restartStrategy?: unknown
+  /** What to do when the job fails (default: fail). Needs checkpoint to restart from. */
+  restartStrategy?: RestartStrategyConfig
 }
 
 export interface ResolvedConfig {
@@ -47,6 +49,8 @@ export interface ResolvedConfig {
   readonly channelCapacity: number
   readonly autoWatermarkIntervalMs: number
   readonly clock: Clock
+  readonly checkpoint: CheckpointConfig | undefined
+  readonly restartStrategy: RestartStrategyConfig | undefined
 }
 
 export interface TaskReport {
@@ -61,7 +65,16 @@ export interface TaskReport {
 export interface JobExecutionResult {
   jobName: string
   netRuntimeMs: number
+  /** Times the job restarted from a checkpoint after a failure. */
+  restarts: number
   tasks: TaskReport[]
+}
+
+export interface ExecuteOptions {
+  /** Start from a checkpoint or savepoint: 'latest' (under checkpoint.dir, if any) or a …/chk-<n> directory. */
+  restoreFrom?: string
+  /** Receives what the runtime reports (restarts, skipped corrupt checkpoints); default: console.warn. */
+  log?: (message: string) => void
 }
 
 export interface JobClient {
@@ -72,6 +85,9 @@ export interface JobClient {
   cancel(): void
   /** Live per-task numbers. */
   tasks(): TaskReport[]
+  /** Takes a savepoint (needs checkpointing); restore it later with execute(name, { restoreFrom: path }). */
+  triggerSavepoint(): Promise<SavepointResult>
+  restarts(): number
 }
 
 const KNOWN_OPTIONS = new Set<keyof EnvironmentOptions>([
@@ -153,30 +169,41 @@ export class StreamExecutionEnvironment {
   }
 
   /** Runs the job until its bounded inputs end (forever for unbounded ones). */
-  async execute(jobName = 'fluxion-job'): Promise<JobExecutionResult> {
-    return this.executeAsync(jobName).result
+  async execute(jobName = 'fluxion-job', options: ExecuteOptions = {}): Promise<JobExecutionResult> {
+    return this.executeAsync(jobName, options).result
   }
 
-  /** Starts the job and returns at once with a handle to watch or cancel it. */
-  executeAsync(jobName = 'fluxion-job', extraSinks: readonly Transformation[] = []): JobClient {
+  /** Starts the job and returns at once with a handle to watch, savepoint or cancel it. */
+  executeAsync(jobName = 'fluxion-job', options: ExecuteOptions = {}, extraSinks: readonly Transformation[] = []): JobClient {
     const graph = this.getJobGraph(jobName, extraSinks)
     this.sinks = []
-    const wakeTarget: { executor?: LocalExecutor } = {}
-    const tasks: Task[] = deploy(graph, {
-      clock: this.config.clock,
-      batchSize: this.config.batchSize,
-      channelCapacity: this.config.channelCapacity,
-      autoWatermarkIntervalMs: this.config.autoWatermarkIntervalMs,
-      wake: () => wakeTarget.executor?.wake(),
+    const config = this.config
+    if (options.restoreFrom !== undefined && typeof options.restoreFrom !== 'string') {
+      throw new FluxionError('FLX_INVALID_CONFIG', "restoreFrom must be 'latest' or the path of a checkpoint or savepoint directory (…/chk-<n>)")
+    }
+    const runner = new JobRunner(graph, {
+      jobName,
+      clock: config.clock,
+      batchSize: config.batchSize,
+      channelCapacity: config.channelCapacity,
+      autoWatermarkIntervalMs: config.autoWatermarkIntervalMs,
+      checkpoint: config.checkpoint,
+      restartStrategy: config.restartStrategy,
+      restoreFrom: options.restoreFrom,
+      log: options.log,
     })
-    const executor = new LocalExecutor(tasks, this.config.clock, { sliceRecords: this.config.batchSize * 4, yieldAfterMs: 5 })
-    wakeTarget.executor = executor
     const report = (): TaskReport[] =>
-      tasks.map((t) => ({ name: t.name, subtask: t.subtaskIndex, recordsIn: t.metrics.recordsIn, recordsOut: t.metrics.recordsOut, peakQueuedRecords: t.peakQueuedRecords() }))
+      runner.tasks.map((t) => ({ name: t.name, subtask: t.subtaskIndex, recordsIn: t.metrics.recordsIn, recordsOut: t.metrics.recordsOut, peakQueuedRecords: t.peakQueuedRecords() }))
     const started = performance.now()
-    const run = executor.run()
-    const result = run.then(() => ({ jobName, netRuntimeMs: performance.now() - started, tasks: report() }))
-    return { jobName, result, cancel: () => executor.cancel(), tasks: report }
+    const result = runner.run().then(() => ({ jobName, netRuntimeMs: performance.now() - started, restarts: runner.restarts, tasks: report() }))
+    return {
+      jobName,
+      result,
+      cancel: () => runner.cancel(),
+      tasks: report,
+      triggerSavepoint: () => runner.triggerSavepoint(),
+      restarts: () => runner.restarts,
+    }
   }
 
   /** Runs the job to the end of its input and returns the records of each given stream. */
@@ -186,11 +213,11 @@ export class StreamExecutionEnvironment {
     const collectors = streams.map((s, i) => {
       if (s.env !== this) throw new FluxionError('FLX_INVALID_TOPOLOGY', 'executeAndCollect: every stream must come from this environment')
       const sink = new CollectSink(arrays[i])
-      const t = Transformation.operator(`collect-${i}`, [s.transformation], () => new SinkOperator(sink), { isSink: true })
+      const t = Transformation.operator(`collect-${i}`, [s.transformation], () => new SinkOperator(sink), { isSink: true, sink })
       if (s.transformation.isPhysical) t.parallelism = s.transformation.parallelism
       return t
     })
-    await this.executeAsync('collect', collectors).result
+    await this.executeAsync('collect', {}, collectors).result
     return arrays as CollectedArrays<S>
   }
 }
@@ -224,10 +251,34 @@ function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
       `stateBackend "${String(options.stateBackend)}" is not available in this version; use 'memory' (the RocksDB backend comes with checkpointing)`,
     )
   }
-  for (const key of ['checkpoint', 'workers', 'restartStrategy'] as const) {
-    if (options[key] !== undefined) {
-      throw new FluxionError('FLX_INVALID_CONFIG', `option "${key}" is not available in this version of Fluxion yet; remove it to run in-process without checkpoints`)
-    }
+  if (options.workers !== undefined) {
+    throw new FluxionError('FLX_INVALID_CONFIG', 'option "workers" is not available in this version of Fluxion yet; remove it to run every subtask on the current thread')
   }
-  return { parallelism, maxParallelism, batchSize, channelCapacity, autoWatermarkIntervalMs, clock: options.clock ?? new SystemClock() }
+  const checkpoint = validateCheckpointConfig(options.checkpoint)
+  validateRestartStrategy(options.restartStrategy)
+  if (options.restartStrategy && options.restartStrategy.type !== 'none' && !checkpoint) {
+    throw new FluxionError('FLX_INVALID_CONFIG', 'restartStrategy needs checkpoint: { intervalMs, dir }: a restart resumes from the latest checkpoint')
+  }
+  return {
+    parallelism,
+    maxParallelism,
+    batchSize,
+    channelCapacity,
+    autoWatermarkIntervalMs,
+    clock: options.clock ?? new SystemClock(),
+    checkpoint,
+    restartStrategy: options.restartStrategy,
+  }
+}
+
+function validateCheckpointConfig(c: CheckpointConfig | undefined): CheckpointConfig | undefined {
+  if (c === undefined) return undefined
+  const bad = (why: string) => new FluxionError('FLX_INVALID_CONFIG', `checkpoint.${why}`)
+  if (typeof c !== 'object' || c === null) throw new FluxionError('FLX_INVALID_CONFIG', 'checkpoint must be an object { intervalMs, dir, retain? }')
+  if (!(c.intervalMs > 0) || !Number.isFinite(c.intervalMs)) throw bad(`intervalMs must be a finite number > 0, got ${String(c.intervalMs)}`)
+  if (typeof c.dir !== 'string' || c.dir.length === 0) throw bad('dir must be a directory path for checkpoint files')
+  if (c.retain !== undefined && (!Number.isInteger(c.retain) || c.retain < 1)) throw bad(`retain must be an integer >= 1, got ${String(c.retain)}`)
+  if (c.timeoutMs !== undefined && !(c.timeoutMs > 0)) throw bad(`timeoutMs must be > 0, got ${String(c.timeoutMs)}`)
+  if (c.fullEvery !== undefined && (!Number.isInteger(c.fullEvery) || c.fullEvery < 1)) throw bad(`fullEvery must be an integer >= 1, got ${String(c.fullEvery)}`)
+  return { ...c }
 }

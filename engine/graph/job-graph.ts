@@ -10,6 +10,11 @@ import type { Transformation } from './transformation.ts'
 
 export interface JobVertex {
   readonly id: number
+  /**
+   * Stable identity of the operator across runs, used to match state in checkpoints and
+   * savepoints: the uid when set, else its position in the plan and its name.
+   */
+  key: string
   readonly name: string
   readonly parallelism: number
   readonly transformation: Transformation
@@ -61,7 +66,7 @@ export function buildJobGraph(sinks: readonly Transformation[], options: JobGrap
         `operator "${t.name}" has parallelism ${parallelism}, above maxParallelism ${options.maxParallelism}. Lower the parallelism or raise maxParallelism in StreamExecutionEnvironment.create().`,
       )
     }
-    const vertex: JobVertex = { id: t.id, name: t.name, parallelism, transformation: t, inputs: [], outputs: [], chainHead: t.id }
+    const vertex: JobVertex = { id: t.id, key: '', name: t.name, parallelism, transformation: t, inputs: [], outputs: [], chainHead: t.id }
     t.inputs.forEach((input, inputIndex) => {
       for (const r of resolveInput(input)) {
         const source = vertexOf(r.source)
@@ -81,6 +86,12 @@ export function buildJobGraph(sinks: readonly Transformation[], options: JobGrap
   }
 
   for (const sink of sinks) vertexOf(sink)
+  order.forEach((v, i) => (v.key = v.transformation.uid ?? `${i}-${v.name.replace(/[^A-Za-z0-9_.-]+/g, '_')}`))
+  const seen = new Set<string>()
+  for (const v of order) {
+    if (seen.has(v.key)) throw new FluxionError('FLX_INVALID_TOPOLOGY', `two operators have the uid "${v.key}"; uids must be unique within a job`)
+    seen.add(v.key)
+  }
   chain(order)
   return { name: options.name, maxParallelism: options.maxParallelism, vertices: order }
 }
@@ -127,6 +138,7 @@ export function describeJobGraph(graph: JobGraph): { name: string; vertices: unk
     name: graph.name,
     vertices: graph.vertices.map((v) => ({
       id: v.id,
+      key: v.key,
       name: v.name,
       parallelism: v.parallelism,
       chain: v.chainHead,

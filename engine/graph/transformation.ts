@@ -36,6 +36,8 @@ export class Transformation {
       tag?: OutputTag<unknown>
       /** Sinks are the roots of the graph: only what they reach runs. */
       isSink?: boolean
+      /** The sink of a sink operator (to recover its pending commits on restore). */
+      sink?: import('../../operators/sink.ts').Sink<any>
     },
   ) {}
 
@@ -46,7 +48,12 @@ export class Transformation {
     return t
   }
 
-  static operator(name: string, inputs: readonly Transformation[], factory: () => StreamOperator<any, any>, options: { keyed?: boolean; isSink?: boolean } = {}): Transformation {
+  static operator(
+    name: string,
+    inputs: readonly Transformation[],
+    factory: () => StreamOperator<any, any>,
+    options: { keyed?: boolean; isSink?: boolean; sink?: import('../../operators/sink.ts').Sink<any> } = {},
+  ): Transformation {
     return new Transformation('operator', name, inputs, { operatorFactory: factory, ...options })
   }
 

@@ -15,7 +15,12 @@ export class RecordBatch {
   }
 }
 
-export type ControlEvent = { kind: 'watermark'; watermark: number } | { kind: 'idle'; idle: boolean } | { kind: 'end' }
+export type ControlEvent =
+  | { kind: 'watermark'; watermark: number }
+  | { kind: 'idle'; idle: boolean }
+  | { kind: 'end' }
+  /** Checkpoint barrier n: everything before it belongs to checkpoint n (DESIGN.md §4). */
+  | { kind: 'barrier'; checkpointId: number }
 
 export type ChannelEntry = RecordBatch | ControlEvent
 

@@ -10,11 +10,17 @@ import type { OutputTag } from '../output-tag.ts'
 import { DEAD_LETTERS } from '../source.ts'
 import type { Clock } from '../time.ts'
 import { MemoryKeyedStateBackend } from '../../state/memory/memory-backend.ts'
+import type { KeyedStateBackend, KeyGroupRange } from '../../state/backend.ts'
 import { Channel } from './channel.ts'
 import { EdgeOutput } from './edge-output.ts'
 import { Task } from './task.ts'
+import { operatorSnapshotsFor, sourceSnapshotsFor, type LoadedCheckpoint } from '../checkpoint/restore.ts'
 
 export interface DeployOptions {
+  /** Restore every operator and source from this checkpoint. */
+  restore?: LoadedCheckpoint
+  /** Creates the keyed state backend of a keyed chain's subtask (default: memory, no change tracking). */
+  createBackend?: (spec: { vertexKey: string; subtask: number; maxParallelism: number; keyGroupRange: KeyGroupRange }) => KeyedStateBackend
   clock: Clock
   batchSize: number
   channelCapacity: number
@@ -59,7 +65,12 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
     const members = graph.vertices.filter((v) => v.chainHead === head.id)
     for (let subtask = 0; subtask < head.parallelism; subtask++) {
       const keyed = head.transformation.details.keyed === true
-      const backend = keyed ? new MemoryKeyedStateBackend(graph.maxParallelism, keyGroupRangeOf(subtask, head.parallelism, graph.maxParallelism)) : undefined
+      const keyGroupRange = keyGroupRangeOf(subtask, head.parallelism, graph.maxParallelism)
+      const backend = !keyed
+        ? undefined
+        : options.createBackend
+          ? options.createBackend({ vertexKey: head.key, subtask, maxParallelism: graph.maxParallelism, keyGroupRange })
+          : new MemoryKeyedStateBackend(graph.maxParallelism, keyGroupRange, { clock: options.clock })
       const operators = new Map<number, StreamOperator<any, any>>()
       for (const v of members) if (v.transformation.kind === 'operator') operators.set(v.id, v.transformation.details.operatorFactory!())
       const edgeOutputs: EdgeOutput[] = []
@@ -89,7 +100,9 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
       const base = { subtaskIndex: subtask, parallelism: head.parallelism, maxParallelism: graph.maxParallelism, clock: options.clock }
       for (const v of members) {
         const op = operators.get(v.id)
-        if (op) op.setup({ ...base, name: v.name, backend: v === head ? backend : undefined }, outputOf(v))
+        if (!op) continue
+        op.setup({ ...base, name: v.name, backend: v === head ? backend : undefined }, outputOf(v))
+        if (options.restore) op.initializeState(operatorSnapshotsFor(options.restore, v.key, subtask, head.parallelism))
       }
       let source = undefined
       if (head.transformation.kind === 'source') {
@@ -100,10 +113,15 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
           output,
           () => anyFull(edgeOutputs),
         )
+        const restored = options.restore && sourceSnapshotsFor(options.restore, head.key, subtask, head.parallelism)
+        if (restored) source.initializeState(restored)
       }
       const inputs: Channel[] = []
       for (const edge of head.inputs) for (const p of producersFor(edge, subtask)) inputs.push(channelOf(edge, p, subtask))
-      tasks.push(new Task(chainName(members), subtask, inputs, [...operators.values()], edgeOutputs, source, backend, options.wake))
+      const task = new Task(chainName(members), subtask, inputs, [...operators.values()], edgeOutputs, source, backend, options.wake)
+      task.headVertex = head.key
+      task.operatorKeys = members.filter((v) => operators.has(v.id)).map((v) => v.key)
+      tasks.push(task)
     }
   }
   return tasks

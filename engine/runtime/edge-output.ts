@@ -104,6 +104,12 @@ export class EdgeOutput implements Output<unknown> {
     for (const ch of this.channels) ch.push({ kind: 'idle', idle })
   }
 
+  /** Step 2/4 of the checkpoint protocol: forward barrier n behind every record emitted so far. */
+  emitBarrier(checkpointId: number): void {
+    this.flush()
+    for (const ch of this.channels) ch.push({ kind: 'barrier', checkpointId })
+  }
+
   emitEnd(): void {
     this.flush()
     for (const ch of this.channels) ch.push({ kind: 'end' })

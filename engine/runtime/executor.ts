@@ -15,6 +15,14 @@ export interface ExecutorOptions {
   yieldAfterMs: number
 }
 
+/** Periodic work of the checkpoint coordinator, run between slices. */
+export interface ExecutorTimer {
+  nextTimerTime(): number
+  onTimer(now: number): void
+  /** A failure to fail the job with (e.g. too many failed checkpoints). */
+  readonly failure: Error | null
+}
+
 export class LocalExecutor {
   private wakeUp: (() => void) | null = null
   private cancelled: FluxionError | null = null
@@ -24,6 +32,7 @@ export class LocalExecutor {
     private readonly tasks: readonly Task[],
     private readonly clock: Clock,
     private readonly options: ExecutorOptions,
+    private readonly timer?: ExecutorTimer,
   ) {}
 
   /** Wakes the loop when it waits for input, timers or availability. */
@@ -49,6 +58,10 @@ export class LocalExecutor {
         let worked = false
         let allFinished = true
         const now = this.clock.now()
+        if (this.timer) {
+          if (this.timer.failure) throw this.timer.failure
+          if (this.timer.nextTimerTime() <= now) this.timer.onTimer(now)
+        }
         for (const task of ordered) {
           if (task.finished) continue
           allFinished = false
@@ -79,14 +92,14 @@ export class LocalExecutor {
 
   /** Sleeps until a source becomes available, a timer is due, or `wake` is called. */
   private async waitForWork(): Promise<void> {
-    let nextTimer = Number.POSITIVE_INFINITY
+    let nextTimer = this.timer ? this.timer.nextTimerTime() : Number.POSITIVE_INFINITY
     let anyWaiting = false
     for (const t of this.tasks) {
       if (t.finished) continue
       nextTimer = Math.min(nextTimer, t.nextTimerTime())
       if (t.waiting) anyWaiting = true
     }
-    if (!anyWaiting && nextTimer === Number.POSITIVE_INFINITY) {
+    if (!anyWaiting && nextTimer === Number.POSITIVE_INFINITY && !this.timer) {
       const stuck = this.tasks.filter((t) => !t.finished).map((t) => `${t.name}#${t.subtaskIndex}`)
       throw new FluxionError('FLX_INTERNAL', `the job cannot make progress: no input, timer or source is pending, yet tasks ${stuck.join(', ')} have not finished`)
     }

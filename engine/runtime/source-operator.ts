@@ -1,12 +1,14 @@
 /**
- * Runs a SourceReader at the head of a source task: assigns timestamps, drives the watermark
- * generator, routes unreadable records to the dead-letter side output, and emits the final
- * watermark when a bounded input ends.
+ * Runs a SourceReader at the head of a source task: assigns timestamps, generates watermarks per
+ * split and combines them by minimum over active splits (DESIGN.md §3), routes unreadable records
+ * to the dead-letter side output, holds records back under backpressure, snapshots split
+ * positions at checkpoint barriers, and emits the final watermark when a bounded input ends.
  */
 import { FluxionError, userFunctionFailed } from '../errors.ts'
 import type { Output } from '../output.ts'
 import { DEAD_LETTERS, type DeadLetter, type InputStatus, type ReaderOutput, type Source, type SourceReader } from '../source.ts'
 import { MAX_WATERMARK, NO_TIMESTAMP, type Clock } from '../time.ts'
+import type { SourceSnapshot } from '../checkpoint/types.ts'
 import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from '../watermarks.ts'
 
 export interface SourceOperatorContext {
@@ -18,25 +20,81 @@ export interface SourceOperatorContext {
   readonly deadLettersConsumed: boolean
   /** Processing time between periodic watermarks while the source waits for data. */
   readonly autoWatermarkIntervalMs: number
-  /** Records per poll; the periodic watermark is emitted after every poll. */
+  /** Records per poll; the periodic watermark is emitted after every batchSize records. */
   readonly batchSize: number
 }
 
-export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
+/** The default split, for readers that do not name splits. */
+const DEFAULT_SPLIT = ''
+
+/** One split's watermark generation. */
+class SplitOutput<T> implements ReaderOutput<T>, WatermarkOutput {
+  readonly generator: WatermarkGenerator<T>
+  watermark = Number.NEGATIVE_INFINITY
+  idle = false
+
+  constructor(
+    readonly id: string,
+    private readonly owner: SourceOperator<T>,
+    strategy: WatermarkStrategy<T>,
+    clock: Clock,
+  ) {
+    this.generator = strategy.createWatermarkGenerator({ clock })
+  }
+
+  collect(value: T, timestamp?: number): void {
+    this.owner.collectFromSplit(this, value, timestamp)
+  }
+
+  deadLetter(letter: DeadLetter): void {
+    this.owner.deadLetter(letter)
+  }
+
+  emitWatermark(watermark: number): void {
+    if (watermark <= this.watermark && !this.idle) return
+    if (watermark > this.watermark) this.watermark = watermark
+    this.idle = false
+    this.owner.combineWatermarks()
+  }
+
+  markIdle(): void {
+    if (this.idle) return
+    this.idle = true
+    this.owner.combineWatermarks()
+  }
+
+  markActive(): void {
+    if (!this.idle) return
+    this.idle = false
+    this.owner.combineWatermarks()
+  }
+}
+
+interface HeldRecord<T> {
+  split: string
+  value: T
+  timestamp: number | undefined
+}
+
+export class SourceOperator<T> implements ReaderOutput<T> {
   private reader!: SourceReader<T>
-  private generator!: WatermarkGenerator<T>
   private assigner: TimestampAssigner<T> | undefined
   private output!: Output<T>
   private ctx!: SourceOperatorContext
+  private readonly splits = new Map<string, SplitOutput<T>>()
   private lastWatermark = Number.NEGATIVE_INFINITY
   private idle = false
   private nextPeriodicEmit = Number.POSITIVE_INFINITY
   private sinceWatermark = 0
   /** Records the reader handed over while an output was full; emitted first in the next slice. */
-  private held: { value: T; timestamp: number | undefined }[] = []
+  private held: HeldRecord<T>[] = []
   private heldIndex = 0
   private readerEnded = false
   private outputFull: () => boolean = () => false
+  /** Splits (and held records) to resume from, set before `open` when restoring a checkpoint. */
+  private restored: SourceSnapshot | undefined
+  /** Whether the reader names its splits; if not, its records go to one default split. */
+  private usesSplitOutputs = false
   /** Records emitted, for metrics. */
   recordsOut = 0
 
@@ -56,12 +114,64 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     this.outputFull = outputFull
   }
 
+  /** Restores from the source snapshots assigned to this subtask (several after rescaling). */
+  initializeState(snapshots: readonly SourceSnapshot[]): void {
+    this.restored = { splits: snapshots.flatMap((s) => s.splits), held: snapshots.flatMap((s) => s.held) }
+  }
+
+  /** Step 2 of the checkpoint protocol: the reader's split positions and held-back records. */
+  snapshotState(): SourceSnapshot {
+    if (!this.reader.snapshotState) {
+      throw new FluxionError('FLX_INVALID_CONFIG', `source "${this.ctx.name}" cannot be checkpointed: its reader has no snapshotState(). Implement it, or run without checkpoints.`)
+    }
+    return { splits: structuredClone(this.reader.snapshotState()), held: structuredClone(this.held.slice(this.heldIndex)) }
+  }
+
   open(): void {
     const { subtaskIndex, parallelism, clock } = this.ctx
-    this.reader = this.source.createReader({ subtaskIndex, parallelism, clock })
-    this.generator = this.strategy.createWatermarkGenerator({ clock })
     this.assigner = this.strategy.timestampAssigner
+    this.reader = this.source.createReader({ subtaskIndex, parallelism, clock }, this.restored?.splits)
+    if (this.restored) {
+      this.held = this.restored.held as HeldRecord<T>[]
+      this.heldIndex = 0
+      this.restored = undefined
+    }
   }
+
+  // --- ReaderOutput: split outputs ---------------------------------------------------------------
+
+  /** The output of one split: its records drive that split's own watermark generator. */
+  createOutputForSplit(splitId: string): ReaderOutput<T> {
+    this.usesSplitOutputs = true
+    return this.split(splitId)
+  }
+
+  /** The split is finished or gone: it no longer holds back the watermark. */
+  releaseOutputForSplit(splitId: string): void {
+    if (this.splits.delete(splitId)) this.combineWatermarks()
+  }
+
+  private split(id: string): SplitOutput<T> {
+    let s = this.splits.get(id)
+    if (!s) {
+      s = new SplitOutput<T>(id, this, this.strategy, this.ctx.clock)
+      this.splits.set(id, s)
+    }
+    return s
+  }
+
+  /** Records of readers that do not name splits. */
+  collect(value: T, timestamp?: number): void {
+    this.collectFromSplit(this.split(DEFAULT_SPLIT), value, timestamp)
+  }
+
+  /** @internal */
+  collectFromSplit(split: SplitOutput<T>, value: T, recordTimestamp: number | undefined): void {
+    if (this.heldIndex < this.held.length || this.outputFull()) this.held.push({ split: split.id, value, timestamp: recordTimestamp })
+    else this.emitRecord(split, value, recordTimestamp)
+  }
+
+  // --- polling -----------------------------------------------------------------------------------
 
   /**
    * Emits held-back records, then polls the reader for up to batchSize records. The periodic
@@ -89,7 +199,8 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
   }
 
   private end(): InputStatus {
-    this.emitWatermark(MAX_WATERMARK)
+    this.splits.clear()
+    this.forward(MAX_WATERMARK)
     return 'end'
   }
 
@@ -99,7 +210,7 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     while (this.heldIndex < held.length) {
       if (this.outputFull()) return false
       const r = held[this.heldIndex++]
-      this.emitRecord(r.value, r.timestamp)
+      this.emitRecord(this.split(r.split), r.value, r.timestamp)
     }
     if (held.length > 0) {
       this.held = []
@@ -125,16 +236,20 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
 
   private periodicEmit(): void {
     this.sinceWatermark = 0
-    this.generator.onPeriodicEmit(this)
+    if (this.splits.size === 0) {
+      // A reader without named splits has one default split (so idleness is detected even before
+      // its first record); a reader that names splits but holds none is idle, as in Flink.
+      if (!this.usesSplitOutputs) this.split(DEFAULT_SPLIT)
+      else if (!this.idle) {
+        this.idle = true
+        this.output.emitIdle(true)
+      }
+    }
+    for (const split of this.splits.values()) split.generator.onPeriodicEmit(split)
     this.nextPeriodicEmit = this.ctx.clock.now() + this.ctx.autoWatermarkIntervalMs
   }
 
-  collect(value: T, recordTimestamp?: number): void {
-    if (this.heldIndex < this.held.length || this.outputFull()) this.held.push({ value, timestamp: recordTimestamp })
-    else this.emitRecord(value, recordTimestamp)
-  }
-
-  private emitRecord(value: T, recordTimestamp: number | undefined): void {
+  private emitRecord(split: SplitOutput<T>, value: T, recordTimestamp: number | undefined): void {
     let ts: number
     if (this.assigner !== undefined) {
       try {
@@ -152,10 +267,10 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     } else {
       ts = recordTimestamp ?? NO_TIMESTAMP
     }
-    if (this.idle) this.markActive()
+    if (split.idle) split.markActive()
     this.recordsOut++
     this.output.collect(value, ts)
-    this.generator.onEvent(value, ts, this)
+    split.generator.onEvent(value, ts, split)
     if (++this.sinceWatermark >= this.ctx.batchSize) this.periodicEmit()
   }
 
@@ -171,23 +286,33 @@ export class SourceOperator<T> implements ReaderOutput<T>, WatermarkOutput {
     this.output.collectSide(DEAD_LETTERS, letter, NO_TIMESTAMP)
   }
 
-  emitWatermark(watermark: number): void {
+  /** @internal The subtask's watermark is the minimum over active splits; all idle: idle. */
+  combineWatermarks(): void {
+    let min = Number.POSITIVE_INFINITY
+    let active = 0
+    for (const s of this.splits.values()) {
+      if (s.idle) continue
+      active++
+      if (s.watermark < min) min = s.watermark
+    }
+    if (active === 0) {
+      if (this.splits.size > 0 && !this.idle) {
+        this.idle = true
+        this.output.emitIdle(true)
+      }
+      return
+    }
+    if (this.idle) {
+      this.idle = false
+      this.output.emitIdle(false)
+    }
+    this.forward(min)
+  }
+
+  private forward(watermark: number): void {
     if (watermark <= this.lastWatermark) return
-    if (this.idle) this.markActive()
     this.lastWatermark = watermark
     this.output.emitWatermark(watermark)
-  }
-
-  markIdle(): void {
-    if (this.idle) return
-    this.idle = true
-    this.output.emitIdle(true)
-  }
-
-  markActive(): void {
-    if (!this.idle) return
-    this.idle = false
-    this.output.emitIdle(false)
   }
 
   close(): void {

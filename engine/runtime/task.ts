@@ -3,6 +3,7 @@
  * executor in bounded slices (the mailbox loop). Inputs, watermarks, timers and end of input are
  * handled one at a time, never concurrently.
  */
+import type { TaskAck, TaskSnapshot } from '../checkpoint/types.ts'
 import type { StreamOperator } from '../operator.ts'
 import type { KeyedStateBackend } from '../../state/backend.ts'
 import { RecordBatch, type Channel } from './channel.ts'
@@ -28,6 +29,21 @@ export class Task {
   private resumeBatch: RecordBatch | null = null
   private resumeIndex = 0
   private resumeInput = 0
+  // Barrier alignment (checkpoint step 3): channels that delivered the pending barrier are blocked.
+  private aligningCheckpoint: number | null = null
+  private readonly blocked: boolean[]
+  private readonly ended: boolean[]
+  /** Receives this task's acknowledgement of each checkpoint (set by the checkpoint coordinator). */
+  onCheckpoint: (ack: TaskAck) => void = () => {}
+  /** Set when the job checkpoints: the task then also snapshots itself when it finishes. */
+  checkpointing = false
+  /** Take incremental keyed-state snapshots (set by the coordinator; false forces a full one). */
+  incrementalSnapshots = false
+  /** The snapshot taken when the task finished (after endInput): the state of a final checkpoint. */
+  finalSnapshot: TaskSnapshot | undefined
+  /** Vertex keys of `operators`, in the same order; the head's for source tasks is `headVertex`. */
+  operatorKeys: readonly string[] = []
+  headVertex = ''
 
   constructor(
     readonly name: string,
@@ -40,6 +56,8 @@ export class Task {
     readonly backend: KeyedStateBackend | undefined,
     private readonly wake: () => void,
   ) {
+    this.blocked = new Array<boolean>(inputs.length).fill(false)
+    this.ended = new Array<boolean>(inputs.length).fill(false)
     if (!source) {
       const head = operators[0]
       this.valve = new WatermarkValve(
@@ -80,7 +98,7 @@ export class Task {
     if (this.source) return this.waiting === null && this.outputsHaveCapacity()
     if (!this.outputsHaveCapacity()) return false
     if (this.resumeBatch !== null) return true
-    for (let i = 0; i < this.inputs.length; i++) if (!this.inputs[i].isEmpty()) return true
+    for (let i = 0; i < this.inputs.length; i++) if (!this.blocked[i] && !this.inputs[i].isEmpty()) return true
     return false
   }
 
@@ -135,7 +153,7 @@ export class Task {
       let channelIndex = -1
       for (let k = 0; k < inputs.length; k++) {
         const i = (this.nextInput + k) % inputs.length
-        if (!inputs[i].isEmpty()) {
+        if (!this.blocked[i] && !inputs[i].isEmpty()) {
           channelIndex = i
           break
         }
@@ -151,10 +169,14 @@ export class Task {
         this.valve!.inputWatermark(channelIndex, entry.watermark)
       } else if (entry.kind === 'idle') {
         this.valve!.inputIdle(channelIndex, entry.idle)
+      } else if (entry.kind === 'barrier') {
+        this.onBarrier(channelIndex, entry.checkpointId)
       } else {
         this.endedInputs++
+        this.ended[channelIndex] = true
         this.valve!.inputEnded(channelIndex)
         if (this.endedInputs === inputs.length) this.finish()
+        else if (this.aligningCheckpoint !== null) this.completeAlignment()
       }
     }
   }
@@ -187,6 +209,57 @@ export class Task {
     return n
   }
 
+  /** Step 3: block the channel that delivered barrier n until every input has delivered it. */
+  private onBarrier(channel: number, checkpointId: number): void {
+    if (this.aligningCheckpoint !== null && checkpointId < this.aligningCheckpoint) return // stale
+    if (this.aligningCheckpoint === null || checkpointId > this.aligningCheckpoint) {
+      this.aligningCheckpoint = checkpointId
+      this.blocked.fill(false)
+    }
+    this.blocked[channel] = true
+    this.completeAlignment()
+  }
+
+  private completeAlignment(): void {
+    for (let i = 0; i < this.inputs.length; i++) if (!this.blocked[i] && !this.ended[i]) return
+    const checkpointId = this.aligningCheckpoint!
+    this.aligningCheckpoint = null
+    this.blocked.fill(false)
+    this.performCheckpoint(checkpointId)
+  }
+
+  /** Steps 2–4 at a source (called between slices by the coordinator). */
+  triggerCheckpoint(checkpointId: number): void {
+    if (!this.finished) this.performCheckpoint(checkpointId)
+  }
+
+  /** Snapshot every chained operator (synchronous part), forward the barrier, acknowledge. */
+  private performCheckpoint(checkpointId: number): void {
+    const snapshot = this.takeSnapshot(this.incrementalSnapshots)
+    for (const out of this.edgeOutputs) out.emitBarrier(checkpointId)
+    this.onCheckpoint({ checkpointId, headVertex: this.headVertex, subtask: this.subtaskIndex, snapshot })
+  }
+
+  private takeSnapshot(incremental: boolean): TaskSnapshot {
+    const snapshot: TaskSnapshot = { operators: {} }
+    this.operators.forEach((op, i) => (snapshot.operators[this.operatorKeys[i]] = op.snapshotState(incremental)))
+    if (this.source) snapshot.source = this.source.snapshotState()
+    return snapshot
+  }
+
+  /**
+   * Without checkpointing, a finished job still commits what two-phase-commit sinks wrote: they
+   * prepare their last output and commit it at once.
+   */
+  async commitWithoutCheckpoints(): Promise<void> {
+    for (const op of this.operators) await op.commitAtEndWithoutCheckpoints()
+  }
+
+  /** Step 6: checkpoint n is durable; operators (sinks) commit. Resolves when they have. */
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    for (const op of this.operators) await op.notifyCheckpointComplete(checkpointId)
+  }
+
   private flush(): void {
     for (const out of this.edgeOutputs) out.flush()
   }
@@ -195,6 +268,7 @@ export class Task {
   private finish(): void {
     for (const op of this.operators) op.endInput()
     for (const out of this.edgeOutputs) out.emitEnd()
+    if (this.checkpointing) this.finalSnapshot = this.takeSnapshot(false)
     this.finished = true
     this.close()
   }

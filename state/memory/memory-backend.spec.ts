@@ -4,8 +4,9 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_MAX_PARALLELISM, keyGroupOf, keyGroupRangeOf, subtaskForKeyGroup } from '../../engine/keys.ts'
-import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../api.ts'
+import { DEFAULT_MAX_PARALLELISM, keyGroupOf, keyGroupOfStateKey, keyGroupRangeOf, stateKeyOf, subtaskForKeyGroup } from '../../engine/keys.ts'
+import { ListStateDescriptor, MapStateDescriptor, V8_SERIALIZER, ValueStateDescriptor } from '../api.ts'
+import { StateCodec } from '../internal/codec.ts'
 import type { KeyedStateSnapshot, KeyGroupRange } from '../backend.ts'
 import { MemoryKeyedStateBackend } from './memory-backend.ts'
 
@@ -260,7 +261,7 @@ function apply(b: MemoryKeyedStateBackend, ops: readonly Op[], model: Map<string
   const map = b.getMapState(new MapStateDescriptor<string, number>('map'))
   for (const op of ops) {
     b.setCurrentKey(op.key)
-    const id = `${op.kind}|${typeof op.key}:${String(op.key)}|${op.ns}`
+    const id = `${op.kind}|${stateKeyOf(op.key)}|${op.ns}`
     if (op.kind === 'value') {
       value.setCurrentNamespace(op.ns)
       if (op.v === undefined) {
@@ -299,9 +300,11 @@ function apply(b: MemoryKeyedStateBackend, ops: readonly Op[], model: Map<string
 function contents(snaps: readonly KeyedStateSnapshot[]): Map<string, unknown> {
   const out = new Map<string, unknown>()
   for (const snap of snaps) {
-    for (const [name, { rows }] of Object.entries(snap.states)) {
-      for (const [, , key, ns, value] of rows) {
-        const id = `${name}|${typeof key}:${String(key)}|${ns}`
+    for (const [name, { kind, rows }] of Object.entries(snap.states)) {
+      const codec = new StateCodec(kind, V8_SERIALIZER, V8_SERIALIZER, false)
+      for (const [, sk, ns, bytes] of rows) {
+        const id = `${name}|${sk}|${ns}`
+        const value = bytes === null ? undefined : codec.decode(bytes, 0)
         expect(out.has(id)).toBe(false) // every entry lands exactly once
         out.set(id, value)
       }
@@ -349,8 +352,8 @@ describe('MemoryKeyedStateBackend: properties', () => {
             expect(contents(restored.map((b) => b.snapshot()))).toEqual(model)
             restored.forEach((b, i) => {
               for (const [, { rows }] of Object.entries(b.snapshot().states)) {
-                for (const [group, , key] of rows) {
-                  expect(group).toBe(keyGroupOf(key, maxParallelism))
+                for (const [group, sk] of rows) {
+                  expect(group).toBe(keyGroupOfStateKey(sk, maxParallelism))
                   expect(subtaskForKeyGroup(group, target, maxParallelism)).toBe(i)
                 }
               }

@@ -1,123 +1,180 @@
 /**
- * In-memory KeyedStateBackend: per state, a table namespace → state key → entry. Values are kept
- * by reference; snapshots deep-copy them with structuredClone.
+ * In-memory KeyedStateBackend: per state, a table namespace → key → stored form (objects, kept by
+ * reference). Snapshots encode with each state's serializer, which makes them deep copies.
+ *
+ * With `trackChanges`, every write also records (namespace, key) in a per-state change set, which
+ * snapshotIncremental turns into rows; without it the hot path pays nothing for checkpoints.
  */
-import { keyGroupOfStateKey, stateKeyOf } from '../../engine/keys.ts'
-import type { ListStateDescriptor, MapStateDescriptor, StateDescriptor, ValueStateDescriptor } from '../api.ts'
-import {
-  VOID_NAMESPACE,
-  type InternalListState,
-  type InternalMapState,
-  type InternalValueState,
-  type KeyedStateBackend,
-  type KeyedStateSnapshot,
-  type KeyGroupRange,
-  type Namespace,
-} from '../backend.ts'
+import { keyGroupOfStateKey } from '../../engine/keys.ts'
+import type { Clock } from '../../engine/time.ts'
+import type { StateKind } from '../api.ts'
+import type { KeyedStateSnapshot, KeyGroupRange, Namespace } from '../backend.ts'
+import { AbstractKeyedStateBackend, type RegisteredState } from '../internal/base-backend.ts'
+import { withoutExpired } from '../internal/codec.ts'
+import type { StateTable } from '../internal/handles.ts'
+import { mapKeyOfStateKey, stateKeyOfMapKey, type MapKey } from '../internal/keys.ts'
 
-interface Entry {
-  key: unknown
-  value: unknown
+export interface MemoryBackendOptions {
+  /** Record changed entries for snapshotIncremental (default false: nothing extra per write). */
+  trackChanges?: boolean
+  /** Processing-time clock for TTL (default: the system clock). */
+  clock?: Clock
 }
 
-/**
- * Identity of a key inside the memory tables: numbers stay numbers (cheap to hash), everything
- * else is its canonical state key string. Distinct keys never share a map key.
- */
-type MapKey = string | number
-
-function mapKeyOf(key: unknown): MapKey {
-  return typeof key === 'number' && !Number.isNaN(key) ? key : stateKeyOf(key)
-}
-
-type Table = Map<Namespace, Map<MapKey, Entry>>
-
-interface RegisteredState {
-  kind: StateDescriptor['kind']
-  table: Table
-}
-
-export class MemoryKeyedStateBackend implements KeyedStateBackend {
-  private currentKey: unknown = undefined
-  private currentMapKey: MapKey = ''
-  private readonly states = new Map<string, RegisteredState>()
+class MemoryTable implements StateTable {
+  /** namespace → map key → stored form (raw bytes while the state is not registered). */
+  readonly data = new Map<Namespace, Map<MapKey, unknown>>()
+  /** namespace → keys written or deleted since the last snapshot; undefined when not tracking. */
+  changes: Map<Namespace, Set<MapKey>> | undefined
 
   constructor(
-    readonly maxParallelism: number,
-    readonly keyGroupRange: KeyGroupRange,
-  ) {}
-
-  setCurrentKey(key: unknown): void {
-    if (key === this.currentKey) return
-    this.currentKey = key
-    this.currentMapKey = mapKeyOf(key)
+    private readonly backend: MemoryKeyedStateBackend,
+    tracking: boolean,
+  ) {
+    if (tracking) this.changes = new Map()
   }
 
-  getCurrentKey(): unknown {
-    return this.currentKey
+  get(namespace: Namespace): unknown {
+    return this.data.get(namespace)?.get(this.backend.mapKey)
   }
 
-  /** @internal state handles read the current key through this. */
-  mapKey(): MapKey {
-    return this.currentMapKey
+  set(namespace: Namespace, stored: unknown): void {
+    const mk = this.backend.mapKey
+    let inner = this.data.get(namespace)
+    if (inner === undefined) this.data.set(namespace, (inner = new Map()))
+    inner.set(mk, stored)
+    if (this.changes !== undefined) this.mark(namespace, mk)
   }
 
-  private register(descriptor: StateDescriptor<any>): Table {
-    const existing = this.states.get(descriptor.name)
-    if (existing) {
-      if (existing.kind !== descriptor.kind) {
-        throw new TypeError(`state "${descriptor.name}" was registered as ${existing.kind} state and cannot be used as ${descriptor.kind} state`)
-      }
-      return existing.table
+  delete(namespace: Namespace): void {
+    const inner = this.data.get(namespace)
+    if (inner === undefined) return
+    const mk = this.backend.mapKey
+    if (!inner.delete(mk)) return
+    if (inner.size === 0) this.data.delete(namespace)
+    if (this.changes !== undefined) this.mark(namespace, mk)
+  }
+
+  private mark(namespace: Namespace, mk: MapKey): void {
+    let keys = this.changes!.get(namespace)
+    if (keys === undefined) this.changes!.set(namespace, (keys = new Set()))
+    keys.add(mk)
+  }
+
+  /** Restore path: stores without recording a change (unless `changed`). */
+  put(namespace: Namespace, mk: MapKey, stored: unknown, changed = false): void {
+    let inner = this.data.get(namespace)
+    if (inner === undefined) this.data.set(namespace, (inner = new Map()))
+    inner.set(mk, stored)
+    if (changed && this.changes !== undefined) this.mark(namespace, mk)
+  }
+
+  remove(namespace: Namespace, mk: MapKey): void {
+    const inner = this.data.get(namespace)
+    if (inner === undefined || !inner.delete(mk)) return
+    if (inner.size === 0) this.data.delete(namespace)
+  }
+}
+
+interface MemoryState extends RegisteredState {
+  table: MemoryTable
+}
+
+export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemoryState> {
+  private readonly tracking: boolean
+
+  constructor(maxParallelism: number, keyGroupRange: KeyGroupRange, options: MemoryBackendOptions = {}) {
+    super(maxParallelism, keyGroupRange, options.clock)
+    this.tracking = options.trackChanges === true
+  }
+
+  protected createState(name: string, kind: StateKind): MemoryState {
+    return { name, kind, codec: undefined, ttl: undefined, table: new MemoryTable(this, this.tracking) }
+  }
+
+  protected tableOf(state: MemoryState): StateTable {
+    return state.table
+  }
+
+  /** Decodes the entries a restore left encoded (and drops those whose TTL has run out). */
+  protected onRegistered(state: MemoryState): void {
+    const now = this.clock.now()
+    for (const [ns, inner] of state.table.data) {
+      for (const [mk, bytes] of inner) this.putDecoded(state, ns, mk, bytes as Uint8Array, now)
     }
-    const table: Table = new Map()
-    this.states.set(descriptor.name, { kind: descriptor.kind, table })
-    return table
   }
 
-  getValueState<T>(descriptor: ValueStateDescriptor<T>): InternalValueState<T> {
-    return new MemoryValueState<T>(this, this.register(descriptor), descriptor.options.defaultValue)
-  }
-
-  getListState<T>(descriptor: ListStateDescriptor<T>): InternalListState<T> {
-    return new MemoryListState<T>(this, this.register(descriptor))
-  }
-
-  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): InternalMapState<K, V> {
-    return new MemoryMapState<K, V>(this, this.register(descriptor))
+  /** Stores decoded bytes; entries whose TTL starts now count as changed, so deltas carry their timestamp. */
+  private putDecoded(state: MemoryState, ns: Namespace, mk: MapKey, bytes: Uint8Array, now: number): void {
+    let stored = state.codec!.decode(bytes, now)
+    if (state.ttl) stored = withoutExpired(state.kind, stored, now, state.ttl.ttlMs)
+    if (stored === undefined) state.table.remove(ns, mk)
+    else state.table.put(ns, mk, stored, state.codec!.startsTtl(bytes))
   }
 
   snapshot(): KeyedStateSnapshot {
-    const states: KeyedStateSnapshot['states'] = {}
-    for (const [name, { kind, table }] of this.states) {
-      const rows: KeyedStateSnapshot['states'][string]['rows'] = []
-      for (const [ns, inner] of table) {
-        for (const entry of inner.values()) {
-          const sk = stateKeyOf(entry.key)
-          rows.push([keyGroupOfStateKey(sk, this.maxParallelism), sk, entry.key, ns, structuredClone(entry.value)])
+    const snap = this.emptySnapshot('full')
+    const now = this.clock.now()
+    for (const state of this.states.values()) {
+      const rows = this.rowsOf(snap, state)
+      for (const [ns, inner] of state.table.data) {
+        for (const [mk, stored] of inner) {
+          const value = state.codec ? this.encodeLive(state, stored, now) : (stored as Uint8Array)
+          if (value === null) continue
+          const sk = stateKeyOfMapKey(mk)
+          rows.push([keyGroupOfStateKey(sk, this.maxParallelism), sk, ns, value])
         }
       }
-      states[name] = { kind, rows }
+      state.table.changes?.clear()
     }
-    return { maxParallelism: this.maxParallelism, states }
+    return snap
+  }
+
+  snapshotIncremental(): KeyedStateSnapshot {
+    this.requireTracking(this.tracking)
+    const snap = this.emptySnapshot('incremental')
+    const now = this.clock.now()
+    for (const state of this.states.values()) {
+      const changes = state.table.changes!
+      if (changes.size === 0) continue
+      const rows = this.rowsOf(snap, state)
+      for (const [ns, keys] of changes) {
+        const inner = state.table.data.get(ns)
+        for (const mk of keys) {
+          const stored = inner?.get(mk)
+          const sk = stateKeyOfMapKey(mk)
+          rows.push([keyGroupOfStateKey(sk, this.maxParallelism), sk, ns, stored === undefined ? null : this.encodeLive(state, stored, now)])
+        }
+      }
+      changes.clear()
+    }
+    return snap
   }
 
   restore(snapshots: readonly KeyedStateSnapshot[]): void {
+    const now = this.clock.now()
     for (const snap of snapshots) {
-      if (snap.maxParallelism !== this.maxParallelism) {
-        throw new TypeError(`snapshot was taken with maxParallelism ${snap.maxParallelism}, the job now has ${this.maxParallelism}; maxParallelism cannot change`)
-      }
+      this.checkRestorable(snap)
+      if (snap.type === 'full') this.clearKeyGroups(snap.keyGroupRange)
       for (const [name, { kind, rows }] of Object.entries(snap.states)) {
-        let registered = this.states.get(name)
-        if (!registered) {
-          registered = { kind: kind as RegisteredState['kind'], table: new Map() }
-          this.states.set(name, registered)
+        const state = this.stateForRestore(name, kind)
+        for (const [group, sk, ns, value] of rows) {
+          if (!this.owns(group)) continue
+          const mk = mapKeyOfStateKey(sk)
+          if (value === null) state.table.remove(ns, mk)
+          else if (state.codec) this.putDecoded(state, ns, mk, value, now)
+          else state.table.put(ns, mk, value)
         }
-        for (const [group, , key, ns, value] of rows) {
-          if (group < this.keyGroupRange.start || group > this.keyGroupRange.end) continue
-          let inner = registered.table.get(ns)
-          if (!inner) registered.table.set(ns, (inner = new Map()))
-          inner.set(mapKeyOf(key), { key, value: structuredClone(value) })
+      }
+    }
+  }
+
+  /** Removes the entries of the key groups in `range` (a full snapshot replaces them). */
+  private clearKeyGroups(range: KeyGroupRange): void {
+    for (const state of this.states.values()) {
+      for (const [ns, inner] of state.table.data) {
+        for (const mk of inner.keys()) {
+          if (this.owns(keyGroupOfStateKey(stateKeyOfMapKey(mk), this.maxParallelism), range)) state.table.remove(ns, mk)
         }
       }
     }
@@ -125,158 +182,11 @@ export class MemoryKeyedStateBackend implements KeyedStateBackend {
 
   size(): number {
     let n = 0
-    for (const { table } of this.states.values()) for (const inner of table.values()) n += inner.size
+    for (const { table } of this.states.values()) for (const inner of table.data.values()) n += inner.size
     return n
   }
 
   dispose(): void {
     this.states.clear()
-  }
-}
-
-abstract class MemoryState {
-  protected namespace: Namespace = VOID_NAMESPACE
-
-  constructor(
-    protected readonly backend: MemoryKeyedStateBackend,
-    protected readonly table: Table,
-  ) {}
-
-  setCurrentNamespace(namespace: Namespace): void {
-    this.namespace = namespace
-  }
-
-  protected entry(): Entry | undefined {
-    return this.table.get(this.namespace)?.get(this.backend.mapKey())
-  }
-
-  protected store(value: unknown, namespace: Namespace = this.namespace): void {
-    let inner = this.table.get(namespace)
-    if (!inner) this.table.set(namespace, (inner = new Map()))
-    const sk = this.backend.mapKey()
-    const entry = inner.get(sk)
-    if (entry) entry.value = value
-    else inner.set(sk, { key: this.backend.getCurrentKey(), value })
-  }
-
-  clear(): void {
-    this.clearNamespace(this.namespace)
-  }
-
-  protected clearNamespace(namespace: Namespace): void {
-    const inner = this.table.get(namespace)
-    if (!inner) return
-    inner.delete(this.backend.mapKey())
-    if (inner.size === 0) this.table.delete(namespace)
-  }
-}
-
-class MemoryValueState<T> extends MemoryState implements InternalValueState<T> {
-  constructor(
-    backend: MemoryKeyedStateBackend,
-    table: Table,
-    private readonly defaultValue: T | undefined,
-  ) {
-    super(backend, table)
-  }
-
-  value(): T | undefined {
-    const e = this.entry()
-    return e === undefined ? this.defaultValue : (e.value as T)
-  }
-
-  update(value: T): void {
-    if (value === undefined) this.clear()
-    else this.store(value)
-  }
-}
-
-class MemoryListState<T> extends MemoryState implements InternalListState<T> {
-  get(): readonly T[] {
-    return (this.entry()?.value as T[] | undefined) ?? []
-  }
-
-  add(value: T): void {
-    const e = this.entry()
-    if (e) (e.value as T[]).push(value)
-    else this.store([value])
-  }
-
-  addAll(values: readonly T[]): void {
-    if (values.length === 0) return
-    const e = this.entry()
-    if (e) (e.value as T[]).push(...values)
-    else this.store([...values])
-  }
-
-  update(values: readonly T[]): void {
-    if (values.length === 0) this.clear()
-    else this.store([...values])
-  }
-
-  mergeNamespaces(target: Namespace, sources: readonly Namespace[]): void {
-    const merged: T[] = []
-    const sk = this.backend.mapKey()
-    for (const ns of [target, ...sources]) {
-      const e = this.table.get(ns)?.get(sk)
-      if (e) merged.push(...(e.value as T[]))
-      if (ns !== target) this.clearNamespace(ns)
-    }
-    if (merged.length > 0) this.store(merged, target)
-  }
-}
-
-class MemoryMapState<K, V> extends MemoryState implements InternalMapState<K, V> {
-  private map(): Map<K, V> | undefined {
-    return this.entry()?.value as Map<K, V> | undefined
-  }
-
-  private mapForWrite(): Map<K, V> {
-    const m = this.map()
-    if (m) return m
-    const fresh = new Map<K, V>()
-    this.store(fresh)
-    return fresh
-  }
-
-  get(key: K): V | undefined {
-    return this.map()?.get(key)
-  }
-
-  put(key: K, value: V): void {
-    this.mapForWrite().set(key, value)
-  }
-
-  putAll(entries: Iterable<[K, V]>): void {
-    const m = this.mapForWrite()
-    for (const [k, v] of entries) m.set(k, v)
-  }
-
-  remove(key: K): void {
-    const m = this.map()
-    if (!m) return
-    m.delete(key)
-    if (m.size === 0) this.clear()
-  }
-
-  contains(key: K): boolean {
-    return this.map()?.has(key) ?? false
-  }
-
-  entries(): IterableIterator<[K, V]> {
-    return (this.map() ?? new Map<K, V>()).entries()
-  }
-
-  keys(): IterableIterator<K> {
-    return (this.map() ?? new Map<K, V>()).keys()
-  }
-
-  values(): IterableIterator<V> {
-    return (this.map() ?? new Map<K, V>()).values()
-  }
-
-  isEmpty(): boolean {
-    const m = this.map()
-    return m === undefined || m.size === 0
   }
 }

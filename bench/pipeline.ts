@@ -1,0 +1,129 @@
+/**
+ * Runs ONE benchmark pipeline once, in this process, and prints one result line:
+ *
+ *   BENCH_RESULT {"name":…,"events":…,"eventsPerSecond":…,…}
+ *
+ * bench/run.ts starts this file in a fresh child process per run (node --import tsx), so peak RSS
+ * is per run and runs do not share a warmed-up JIT. It can also be run by hand:
+ *
+ *   node --import tsx bench/pipeline.ts --name stateless --events 5000000 --parallelism 1
+ */
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { findSourceMap } from 'node:module'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { pipelineByName, PIPELINES } from './pipelines.ts'
+import { RESULT_PREFIX, type RunResult } from './result.ts'
+import { quantile, round } from './stats.ts'
+
+const MB = 1024 * 1024
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      name: { type: 'string' },
+      events: { type: 'string' },
+      parallelism: { type: 'string', default: '1' },
+      'batch-size': { type: 'string', default: '1024' },
+      /** With --enable-source-maps: write the source maps of the loaded repo modules here (for profile summaries). */
+      'source-maps-out': { type: 'string' },
+    },
+    strict: true,
+  })
+  const pipeline = pipelineByName(values.name ?? '')
+  if (!pipeline) throw new Error(`unknown pipeline "${values.name}"; known: ${PIPELINES.map((p) => p.name).join(', ')}`)
+  const events = values.events === undefined ? pipeline.defaultEvents : positiveInt(values.events, '--events')
+  const parallelism = positiveInt(values.parallelism!, '--parallelism')
+  const batchSize = positiveInt(values['batch-size']!, '--batch-size')
+
+  // Peak RSS: sampled every 50 ms. The executor yields to the event loop every ~5 ms, so the
+  // interval does fire while the job runs.
+  const startRss = process.memoryUsage.rss()
+  let peakRss = startRss
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage.rss()
+    if (rss > peakRss) peakRss = rss
+  }, 50)
+
+  const loadAvg1 = loadavg()[0]
+  const cpuBefore = process.cpuUsage()
+  const jobStartUs = hrtimeUs()
+  const outcome = await pipeline.run({ events, parallelism, batchSize })
+  const jobEndUs = hrtimeUs()
+  const cpu = process.cpuUsage(cpuBefore)
+  const cpuMs = (cpu.user + cpu.system) / 1000
+
+  clearInterval(sampler)
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  const mem = process.memoryUsage()
+  const result: RunResult = {
+    name: pipeline.name,
+    events,
+    sinkRecords: outcome.sinkRecords,
+    elapsedMs: round(outcome.elapsedMs, 1),
+    eventsPerSecond: Math.round((events * 1000) / outcome.elapsedMs),
+    cpuMs: round(cpuMs, 1),
+    eventsPerCpuSecond: Math.round((events * 1000) / cpuMs),
+    loadAvg1: round(loadAvg1, 2),
+    p50Ms: round(quantile(outcome.latenciesMs, 0.5), 4),
+    p99Ms: round(quantile(outcome.latenciesMs, 0.99), 4),
+    maxLatencyMs: round(quantile(outcome.latenciesMs, 1), 4),
+    latencySamples: outcome.latenciesMs.length,
+    latencyDefinition: pipeline.latencyDefinition,
+    peakRssMb: round(peakRss / MB, 1),
+    // The kernel's high-water mark for the whole process (startup included), in KiB.
+    maxRssMb: round(process.resourceUsage().maxRSS / 1024, 1),
+    startRssMb: round(startRss / MB, 1),
+    finalHeapUsedMb: round(mem.heapUsed / MB, 1),
+    finalHeapTotalMb: round(mem.heapTotal / MB, 1),
+    parallelism,
+    batchSize,
+    node: process.version,
+    jobStartUs,
+    jobEndUs,
+  }
+  if (values['source-maps-out'] !== undefined) writeSourceMaps(values['source-maps-out'])
+  process.stdout.write(RESULT_PREFIX + JSON.stringify(result) + '\n')
+}
+
+/**
+ * tsx compiles each .ts file to a single line of JavaScript, so CPU profiles point at columns of
+ * that line. This saves { url: source map } for every repo module that was loaded (needs
+ * --enable-source-maps), so bench/profile-summary.ts can print .ts line numbers.
+ */
+function writeSourceMaps(path: string): void {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const maps: Record<string, unknown> = {}
+  const files = [join(root, 'index.ts')]
+  for (const dir of ['engine', 'operators', 'state', 'connectors', 'serving', 'bench']) {
+    const abs = join(root, dir)
+    if (!existsSync(abs)) continue
+    for (const f of readdirSync(abs, { recursive: true, encoding: 'utf8' })) if (f.endsWith('.ts') && !f.includes('node_modules')) files.push(join(abs, f))
+  }
+  for (const file of files) {
+    const url = pathToFileURL(file).href
+    const map = findSourceMap(url) ?? findSourceMap(file)
+    if (!map) continue
+    const { version, sources, names, mappings } = map.payload
+    maps[url] = { version, sources, names, mappings }
+  }
+  writeFileSync(path, JSON.stringify(maps))
+}
+
+/** process.hrtime in µs: the clock V8 stamps CPU profile samples with. */
+function hrtimeUs(): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text.replace(/_/g, ''))
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be an integer >= 1, got "${text}"`)
+  return n
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e)
+  process.exit(1)
+})

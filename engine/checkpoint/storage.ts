@@ -1,0 +1,163 @@
+/**
+ * Checkpoint storage on the local filesystem, behind an interface an object store can implement.
+ *
+ * Layout under the root directory:
+ *   chk-<n>/<head-vertex>-<subtask>.state   one subtask's snapshot for checkpoint n
+ *   chk-<n>/_metadata                        written last, atomically: checkpoint n is complete
+ * Every file is framed as: 'FLX1' magic, crc32 of the payload, payload length (u64), payload
+ * (v8.serialize). A truncated or corrupt file fails the read with FLX_CHECKPOINT_CORRUPT.
+ */
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { deserialize, serialize } from 'node:v8'
+import { crc32 } from 'node:zlib'
+import { FluxionError } from '../errors.ts'
+import type { CheckpointMetadata } from './types.ts'
+
+export interface CheckpointStorage {
+  /** Writes one state file of checkpoint n; returns its handle (a path relative to the root). */
+  writeState(checkpointId: number, name: string, value: unknown): Promise<string>
+  readState(handle: string): Promise<unknown>
+  /** Step 5: write, fsync, rename — only then is the checkpoint complete. */
+  writeMetadata(metadata: CheckpointMetadata): Promise<void>
+  readMetadata(checkpointId: number): Promise<CheckpointMetadata>
+  /** Ids of checkpoints with a metadata file, newest first. */
+  listComplete(): Promise<number[]>
+  /** Deletes checkpoint directories that neither `keep` nor their state files reference. */
+  retain(keep: readonly CheckpointMetadata[]): Promise<void>
+}
+
+const MAGIC = Buffer.from('FLX1')
+const HEADER = 16
+
+function frame(value: unknown): Buffer {
+  const payload = serialize(value)
+  const header = Buffer.alloc(HEADER)
+  MAGIC.copy(header, 0)
+  header.writeUInt32BE(crc32(payload), 4)
+  header.writeBigUInt64BE(BigInt(payload.length), 8)
+  return Buffer.concat([header, payload])
+}
+
+function unframe(bytes: Buffer, where: string): unknown {
+  const corrupt = (why: string) =>
+    new FluxionError('FLX_CHECKPOINT_CORRUPT', `checkpoint file ${where} is unreadable: ${why}. Fluxion falls back to the previous complete checkpoint; delete this one if it keeps failing.`)
+  if (bytes.length < HEADER || !bytes.subarray(0, 4).equals(MAGIC)) throw corrupt('not a Fluxion checkpoint file (bad header)')
+  const length = Number(bytes.readBigUInt64BE(8))
+  if (bytes.length - HEADER !== length) throw corrupt(`truncated: ${bytes.length - HEADER} of ${length} payload bytes`)
+  const payload = bytes.subarray(HEADER)
+  if (crc32(payload) !== bytes.readUInt32BE(4)) throw corrupt('checksum mismatch')
+  try {
+    return deserialize(payload)
+  } catch (e) {
+    throw corrupt(`cannot decode: ${(e as Error).message}`)
+  }
+}
+
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`
+  const handle = await open(tmp, 'w')
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, path)
+}
+
+export class LocalCheckpointStorage implements CheckpointStorage {
+  constructor(readonly root: string) {}
+
+  private dirOf(checkpointId: number): string {
+    return `chk-${checkpointId}`
+  }
+
+  async writeState(checkpointId: number, name: string, value: unknown): Promise<string> {
+    const dir = this.dirOf(checkpointId)
+    await mkdir(join(this.root, dir), { recursive: true })
+    const handle = `${dir}/${name}.state`
+    await writeDurably(join(this.root, handle), frame(value))
+    return handle
+  }
+
+  async readState(handle: string): Promise<unknown> {
+    let bytes: Buffer
+    try {
+      bytes = await readFile(join(this.root, handle))
+    } catch (e) {
+      throw new FluxionError('FLX_CHECKPOINT_CORRUPT', `checkpoint state file ${handle} is missing or unreadable: ${(e as Error).message}`, { cause: e })
+    }
+    return unframe(bytes, join(this.root, handle))
+  }
+
+  async writeMetadata(metadata: CheckpointMetadata): Promise<void> {
+    const dir = join(this.root, this.dirOf(metadata.checkpointId))
+    await mkdir(dir, { recursive: true })
+    await writeDurably(join(dir, '_metadata'), frame(metadata))
+    // Make the rename itself durable.
+    const d = await open(dir, 'r')
+    try {
+      await d.sync()
+    } finally {
+      await d.close()
+    }
+  }
+
+  async readMetadata(checkpointId: number): Promise<CheckpointMetadata> {
+    const path = join(this.root, this.dirOf(checkpointId), '_metadata')
+    let bytes: Buffer
+    try {
+      bytes = await readFile(path)
+    } catch (e) {
+      throw new FluxionError('FLX_CHECKPOINT_NOT_FOUND', `no complete checkpoint ${checkpointId} under ${this.root} (${(e as Error).message})`, { cause: e })
+    }
+    const meta = unframe(bytes, path) as CheckpointMetadata
+    if (meta?.version !== 1 || meta.checkpointId !== checkpointId) {
+      throw new FluxionError('FLX_CHECKPOINT_CORRUPT', `checkpoint metadata ${path} is not a Fluxion checkpoint ${checkpointId}`)
+    }
+    return meta
+  }
+
+  async listComplete(): Promise<number[]> {
+    let entries: string[]
+    try {
+      entries = await readdir(this.root)
+    } catch {
+      return []
+    }
+    const ids: number[] = []
+    for (const e of entries) {
+      const m = /^chk-(\d+)$/.exec(e)
+      if (!m) continue
+      try {
+        await readFile(join(this.root, e, '_metadata'), { flag: 'r' })
+        ids.push(Number(m[1]))
+      } catch {
+        // no metadata: incomplete checkpoint
+      }
+    }
+    return ids.sort((a, b) => b - a)
+  }
+
+  async retain(keep: readonly CheckpointMetadata[]): Promise<void> {
+    const referenced = new Set<string>()
+    for (const meta of keep) {
+      referenced.add(this.dirOf(meta.checkpointId))
+      for (const task of Object.values(meta.tasks)) for (const s of task.subtasks) for (const f of s.files) referenced.add(f.split('/')[0])
+    }
+    const newest = Math.max(-1, ...keep.map((m) => m.checkpointId))
+    let entries: string[]
+    try {
+      entries = await readdir(this.root)
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const m = /^chk-(\d+)$/.exec(e)
+      // Keep what is referenced, and anything newer than the newest kept (in progress).
+      if (!m || referenced.has(e) || Number(m[1]) > newest) continue
+      await rm(join(this.root, e), { recursive: true, force: true })
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Runs one job on this thread, with fault tolerance when checkpointing is on: deploys the tasks
+ * (restored from a checkpoint or savepoint when asked), drives them with the executor and the
+ * checkpoint coordinator, restarts from the latest complete checkpoint under the restart
+ * strategy after a failure, and recovers the pending commits of two-phase-commit sinks.
+ */
+import { dirname, basename, join } from 'node:path'
+import { FluxionError } from '../errors.ts'
+import type { JobGraph } from '../graph/job-graph.ts'
+import type { Clock } from '../time.ts'
+import { CheckpointCoordinator, type CheckpointConfig } from '../checkpoint/coordinator.ts'
+import { loadCheckpoint, loadLatestCheckpoint, operatorStatesOf, type LoadedCheckpoint } from '../checkpoint/restore.ts'
+import { LocalCheckpointStorage, type CheckpointStorage } from '../checkpoint/storage.ts'
+import type { CheckpointMetadata } from '../checkpoint/types.ts'
+import { committablesOf, isTwoPhaseCommitSink } from '../../operators/sink.ts'
+import { deploy } from './deploy.ts'
+import { MemoryKeyedStateBackend } from '../../state/memory/memory-backend.ts'
+import { LocalExecutor } from './executor.ts'
+import { createRestartStrategy, type RestartStrategyConfig } from './restart-strategy.ts'
+import type { Task } from './task.ts'
+
+export interface JobRunnerOptions {
+  jobName: string
+  clock: Clock
+  batchSize: number
+  channelCapacity: number
+  autoWatermarkIntervalMs: number
+  checkpoint?: CheckpointConfig
+  restartStrategy?: RestartStrategyConfig
+  /** 'latest': the newest readable checkpoint under checkpoint.dir, if any; or a checkpoint/savepoint directory (…/chk-<n>). */
+  restoreFrom?: string
+  /** Reports what the runner did (restarts, skipped corrupt checkpoints). */
+  log?: (message: string) => void
+}
+
+export interface SavepointResult {
+  checkpointId: number
+  /** Directory to pass as restoreFrom. */
+  path: string
+}
+
+export class JobRunner {
+  /** Tasks of the current attempt. */
+  tasks: Task[] = []
+  restarts = 0
+  private executor: LocalExecutor | undefined
+  private coordinator: CheckpointCoordinator | undefined
+  private cancelled = false
+  private readonly storage: CheckpointStorage | undefined
+  private readonly savepointStorage: LocalCheckpointStorage | undefined
+
+  constructor(
+    private readonly graph: JobGraph,
+    private readonly options: JobRunnerOptions,
+  ) {
+    if (options.checkpoint) {
+      this.storage = new LocalCheckpointStorage(options.checkpoint.dir)
+      this.savepointStorage = new LocalCheckpointStorage(join(options.checkpoint.dir, 'savepoints'))
+    }
+  }
+
+  private log(message: string): void {
+    ;(this.options.log ?? ((m: string) => console.warn(`[fluxion] ${m}`)))(message)
+  }
+
+  cancel(): void {
+    this.cancelled = true
+    this.executor?.cancel()
+  }
+
+  /** Takes a savepoint of the running job. */
+  async triggerSavepoint(): Promise<SavepointResult> {
+    if (!this.coordinator || !this.savepointStorage) {
+      throw new FluxionError('FLX_INVALID_CONFIG', 'savepoints need checkpointing: set checkpoint: { intervalMs, dir } in StreamExecutionEnvironment.create()')
+    }
+    const meta = await this.coordinator.triggerSavepoint()
+    this.executor?.wake()
+    return { checkpointId: meta.checkpointId, path: join(this.savepointStorage.root, `chk-${meta.checkpointId}`) }
+  }
+
+  async run(): Promise<void> {
+    const strategy = createRestartStrategy(this.options.restartStrategy)
+    let restore = await this.initialRestore()
+    for (;;) {
+      await this.recoverSinks(restore)
+      if (restore?.metadata.final) {
+        this.log(`checkpoint ${restore.metadata.checkpointId} is the final one of a finished job: its output is committed, nothing left to run`)
+        return
+      }
+      try {
+        await this.attempt(restore)
+        return
+      } catch (e) {
+        this.coordinator?.rejectQueuedSavepoints(`the job failed: ${(e as Error).message}`)
+        await this.coordinator?.settle().catch(() => {})
+        const delay = this.cancelled ? undefined : strategy.onFailure(e, this.options.clock.now())
+        if (delay === undefined) throw e
+        this.restarts++
+        this.log(`job "${this.options.jobName}" failed (${(e as Error).message}); restart ${this.restarts} in ${delay} ms from the latest complete checkpoint`)
+        await this.options.clock.sleepUntil(this.options.clock.now() + delay)
+        if (this.cancelled) throw new FluxionError('FLX_JOB_CANCELLED', 'the job was cancelled while waiting to restart')
+        restore = this.storage ? await loadLatestCheckpoint(this.storage, (skip) => this.log(skip.message)) : undefined
+      }
+    }
+  }
+
+  private async attempt(restore: LoadedCheckpoint | undefined): Promise<void> {
+    const opts = this.options
+    const wake = { executor: undefined as LocalExecutor | undefined }
+    const tasks = deploy(this.graph, {
+      restore,
+      clock: opts.clock,
+      batchSize: opts.batchSize,
+      channelCapacity: opts.channelCapacity,
+      autoWatermarkIntervalMs: opts.autoWatermarkIntervalMs,
+      wake: () => wake.executor?.wake(),
+      // With checkpoints, backends record what changed so that checkpoints can be incremental.
+      createBackend: ({ maxParallelism, keyGroupRange }) =>
+        new MemoryKeyedStateBackend(maxParallelism, keyGroupRange, { clock: opts.clock, trackChanges: opts.checkpoint !== undefined }),
+    })
+    this.tasks = tasks
+    const coordinator =
+      opts.checkpoint && this.storage
+        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore?.metadata, this.savepointStorage)
+        : undefined
+    this.coordinator = coordinator
+    const executor = new LocalExecutor(tasks, opts.clock, { sliceRecords: opts.batchSize * 4, yieldAfterMs: 5 }, coordinator)
+    wake.executor = executor
+    this.executor = executor
+    if (this.cancelled) executor.cancel()
+    await executor.run()
+    if (coordinator) await coordinator.finalCheckpoint()
+    else for (const t of tasks) await t.commitWithoutCheckpoints()
+  }
+
+  /** The checkpoint to start from, as asked by `restoreFrom`. */
+  private async initialRestore(): Promise<LoadedCheckpoint | undefined> {
+    const from = this.options.restoreFrom
+    if (from === undefined) return undefined
+    if (from === 'latest') {
+      if (!this.storage) throw new FluxionError('FLX_INVALID_CONFIG', "restoreFrom: 'latest' needs checkpoint: { dir } to know where to look")
+      const loaded = await loadLatestCheckpoint(this.storage, (skip) => this.log(skip.message))
+      if (loaded) this.log(`restoring from checkpoint ${loaded.metadata.checkpointId} under ${this.options.checkpoint!.dir}`)
+      return loaded
+    }
+    const m = /^chk-(\d+)$/.exec(basename(from))
+    if (!m) throw new FluxionError('FLX_CHECKPOINT_NOT_FOUND', `restoreFrom "${from}" must be 'latest' or a checkpoint directory ending in chk-<n>`)
+    const storage = new LocalCheckpointStorage(dirname(from))
+    return loadCheckpoint(storage, await storage.readMetadata(Number(m[1])))
+  }
+
+  /** Commits what the restored checkpoint's sinks prepared, and aborts everything else. */
+  private async recoverSinks(restore: LoadedCheckpoint | undefined): Promise<void> {
+    for (const v of this.graph.vertices) {
+      const sink = v.transformation.details.sink
+      if (!sink || !isTwoPhaseCommitSink(sink)) continue
+      const committables = restore ? operatorStatesOf(restore, v.key).flatMap(committablesOf) : []
+      const committer = sink.createCommitter()
+      await committer.commit(committables)
+      await committer.abortUncommitted?.(committables)
+    }
+  }
+
+  /** The latest complete checkpoint, if checkpointing. */
+  latestCheckpoint(): CheckpointMetadata | undefined {
+    return this.coordinator?.latest
+  }
+}

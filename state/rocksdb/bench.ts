@@ -1,0 +1,163 @@
+/**
+ * Micro-benchmark of the keyed state backends: memory vs RocksDB, 1M keys of value state.
+ *
+ *   npx tsx state/rocksdb/bench.ts [--keys 1000000] [--runs 3] [--cache 100000]
+ *
+ * Per run and backend: populate (1M updates), get+update throughput with 10k hot keys and with
+ * keys uniform over 1M, snapshotIncremental after 1% of the keys changed (time, rows, bytes once
+ * v8-serialized), full snapshot (time, bytes) and restore of that full snapshot into a fresh
+ * backend. Prints one JSON object: the medians over runs, and every run.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serialize } from 'node:v8'
+import { ValueStateDescriptor } from '../api.ts'
+import type { KeyedStateBackend, KeyedStateSnapshot } from '../backend.ts'
+import { MemoryKeyedStateBackend } from '../memory/memory-backend.ts'
+import { RocksDbKeyedStateBackend } from './rocksdb-backend.ts'
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i < 0 ? fallback : Number(process.argv[i + 1])
+}
+const KEYS = arg('keys', 1_000_000)
+const RUNS = arg('runs', 3)
+const CACHE = arg('cache', 100_000)
+const HOT = 10_000
+const MAX_PARALLELISM = 128
+const RANGE = { start: 0, end: MAX_PARALLELISM - 1 }
+const root = mkdtempSync(join(tmpdir(), 'fluxion-state-bench-'))
+let dirs = 0
+
+type Kind = 'memory' | 'rocksdb'
+
+async function create(kind: Kind): Promise<KeyedStateBackend> {
+  if (kind === 'memory') return new MemoryKeyedStateBackend(MAX_PARALLELISM, RANGE, { trackChanges: true })
+  return RocksDbKeyedStateBackend.open({ dir: join(root, `db-${dirs++}`), maxParallelism: MAX_PARALLELISM, keyGroupRange: RANGE, cacheEntries: CACHE })
+}
+
+async function release(b: KeyedStateBackend): Promise<void> {
+  if (b instanceof RocksDbKeyedStateBackend) await b.close()
+  else b.dispose()
+}
+
+/** A deterministic pseudo-random generator (xorshift32), so both backends see the same keys. */
+function rng(seed: number): () => number {
+  let x = seed
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 4294967296
+  }
+}
+
+const descriptor = new ValueStateDescriptor<number>('count')
+
+/** get+update of `ops` keys drawn from [0, range); returns ops/s. */
+function getUpdate(b: KeyedStateBackend, ops: number, range: number, seed: number): number {
+  const v = b.getValueState(descriptor)
+  const next = rng(seed)
+  const keys = new Int32Array(ops)
+  for (let i = 0; i < ops; i++) keys[i] = Math.floor(next() * range)
+  const t0 = performance.now()
+  for (let i = 0; i < ops; i++) {
+    b.setCurrentKey(keys[i])
+    v.update((v.value() ?? 0) + 1)
+  }
+  return ops / ((performance.now() - t0) / 1000)
+}
+
+function time<T>(fn: () => T): [T, number] {
+  const t0 = performance.now()
+  const result = fn()
+  return [result, performance.now() - t0]
+}
+
+const rows = (s: KeyedStateSnapshot) => Object.values(s.states).reduce((n, st) => n + st.rows.length, 0)
+
+async function runOnce(kind: Kind, run: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  const b = await create(kind)
+  const v = b.getValueState(descriptor)
+  // Populate: one update per key.
+  let t0 = performance.now()
+  for (let k = 0; k < KEYS; k++) {
+    b.setCurrentKey(k)
+    v.update(k)
+  }
+  out.populateOpsPerSec = KEYS / ((performance.now() - t0) / 1000)
+
+  const hotOps = kind === 'memory' ? 2_000_000 : 1_000_000
+  const uniformOps = kind === 'memory' ? 2_000_000 : 300_000
+  out.hotGetUpdateOpsPerSec = getUpdate(b, hotOps, HOT, 1 + run)
+  out.uniformGetUpdateOpsPerSec = getUpdate(b, uniformOps, KEYS, 1000 + run)
+
+  // Full snapshot (also the base of the next delta).
+  const [full, fullMs] = time(() => b.snapshot())
+  out.fullSnapshotMs = fullMs
+  out.fullSnapshotRows = rows(full)
+  out.fullSnapshotBytes = serialize(full).length
+
+  // 1% of the keys change, then the delta.
+  const next = rng(77 + run)
+  t0 = performance.now()
+  for (let i = 0; i < KEYS / 100; i++) {
+    b.setCurrentKey(Math.floor(next() * KEYS))
+    v.update(-i)
+  }
+  const [delta, deltaMs] = time(() => b.snapshotIncremental())
+  out.incrementalMs = deltaMs
+  out.incrementalRows = rows(delta)
+  out.incrementalBytes = serialize(delta).length
+  await release(b)
+
+  // Restore the full snapshot into a fresh backend.
+  const r = await create(kind)
+  const [, restoreMs] = time(() => r.restore([full]))
+  out.restoreMs = restoreMs
+  r.setCurrentKey(12345)
+  if (r.getValueState(descriptor).value() === undefined) throw new Error('restore lost key 12345')
+  await release(r)
+  return out
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function main(): Promise<void> {
+  const all: Record<Kind, Record<string, number>[]> = { memory: [], rocksdb: [] }
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      for (const kind of ['memory', 'rocksdb'] as const) {
+        all[kind].push(await runOnce(kind, run))
+        globalThis.gc?.()
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+  const medians: Record<string, Record<string, number>> = {}
+  for (const kind of ['memory', 'rocksdb'] as const) {
+    medians[kind] = {}
+    for (const metric of Object.keys(all[kind][0])) medians[kind][metric] = Math.round(median(all[kind].map((r) => r[metric])) * 10) / 10
+  }
+  const ratio = (m: string) => Math.round((medians.rocksdb[m] / medians.memory[m]) * 1000) / 1000
+  console.log(
+    JSON.stringify(
+      {
+        keys: KEYS,
+        hotKeys: HOT,
+        rocksdbCacheEntries: CACHE,
+        runs: RUNS,
+        medians,
+        rocksdbVsMemory: { hot: ratio('hotGetUpdateOpsPerSec'), uniform: ratio('uniformGetUpdateOpsPerSec') },
+        all,
+      },
+      null,
+      2,
+    ),
+  )
+}
+
+await main()

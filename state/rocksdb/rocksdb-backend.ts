@@ -1,0 +1,401 @@
+/**
+ * KeyedStateBackend on RocksDB (@nxtedition/rocksdb), for state larger than memory.
+ *
+ * Every call on the hot path is synchronous: entries live in a bounded write-back cache
+ * (cache-table.ts); misses are read with `_getManySync`, and dirty entries reach RocksDB in
+ * synchronous write batches (`_writeSync`) when the cache overflows or a full snapshot is taken.
+ * Keys follow key-layout.ts (key group first), values are the codec's bytes (the descriptor's
+ * serializer inside a small frame), the same bytes that snapshot rows carry.
+ *
+ * The directory is the backend's working copy, rebuilt from snapshots by `restore`: `open` wipes
+ * a RocksDB left there by an earlier run, and `close` removes it (unless keepDir).
+ *
+ * Lifecycle: `new` → `await open()` (or `await RocksDbKeyedStateBackend.open(options)`) → use →
+ * `dispose()` (synchronous; starts closing) or `await close()` (waits until RocksDB is closed).
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { RocksLevel, type RocksChainedBatch } from '@nxtedition/rocksdb'
+import { FluxionError } from '../../engine/errors.ts'
+import { keyGroupOfStateKey } from '../../engine/keys.ts'
+import type { Clock } from '../../engine/time.ts'
+import type { StateKind } from '../api.ts'
+import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotRow } from '../backend.ts'
+import { AbstractKeyedStateBackend } from '../internal/base-backend.ts'
+import type { StateTable } from '../internal/handles.ts'
+import { stateKeyOfMapKey } from '../internal/keys.ts'
+import { CacheEntry, CacheTable, type CacheHost, type RocksState } from './cache-table.ts'
+import { decodeKey, encodeKey, keyGroupBound } from './key-layout.ts'
+
+export interface RocksDbBackendOptions {
+  /** Directory of this backend's RocksDB (one per operator subtask). Created if missing. */
+  dir: string
+  maxParallelism: number
+  keyGroupRange: KeyGroupRange
+  /** Bound of the cache, in entries (default 100 000). */
+  cacheEntries?: number
+  /** Processing-time clock for TTL (default: the system clock). */
+  clock?: Clock
+  /** Record changes for snapshotIncremental (default true). */
+  trackChanges?: boolean
+  /** RocksDB block cache, in bytes (default 64 MiB). */
+  blockCacheBytes?: number
+  /** Keep the directory on close (default false: it is removed). */
+  keepDir?: boolean
+}
+
+/** Operations per synchronous write batch, and keys per multi-get. */
+const BATCH = 10_000
+const MULTI_GET = 1_000
+/** An overflowing cache is swept down to this fraction of its bound. */
+const EVICT_TO = 0.75
+
+export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksState> implements CacheHost {
+  /** Opens a backend (the constructor plus `open`). */
+  static async open(options: RocksDbBackendOptions): Promise<RocksDbKeyedStateBackend> {
+    const backend = new RocksDbKeyedStateBackend(options)
+    await backend.open()
+    return backend
+  }
+
+  readonly dir: string
+  epoch = 0
+  private readonly capacity: number
+  private readonly tracking: boolean
+  private db: RocksLevel | undefined
+  private opening: Promise<void> | undefined
+  private closing: Promise<void> | undefined
+  private readonly byId: RocksState[] = []
+  private cached = 0
+  private keyGroup = -1
+  private stateKey = ''
+  /** Whether RocksDB may hold rows (a full snapshot restored later must then clear its key groups). */
+  private mayHoldRows = false
+
+  constructor(private readonly options: RocksDbBackendOptions) {
+    super(options.maxParallelism, options.keyGroupRange, options.clock)
+    const capacity = options.cacheEntries ?? 100_000
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new FluxionError('FLX_INVALID_CONFIG', `cacheEntries must be a positive integer, got ${String(options.cacheEntries)}`)
+    }
+    if (!options.dir) throw new FluxionError('FLX_INVALID_CONFIG', 'the RocksDB state backend needs a dir')
+    this.dir = options.dir
+    this.capacity = capacity
+    this.tracking = options.trackChanges !== false
+  }
+
+  /** Creates or wipes the directory and opens RocksDB. Idempotent. */
+  open(): Promise<void> {
+    this.opening ??= this.doOpen()
+    return this.opening
+  }
+
+  private async doOpen(): Promise<void> {
+    const dir = this.dir
+    if (existsSync(dir) && readdirSync(dir).length > 0) {
+      if (!existsSync(join(dir, 'CURRENT'))) {
+        throw new FluxionError('FLX_INVALID_CONFIG', `state directory ${dir} is not empty and holds no RocksDB; give each backend an empty directory of its own`)
+      }
+      rmSync(dir, { recursive: true, force: true }) // a working copy left by an earlier run
+    }
+    mkdirSync(dir, { recursive: true })
+    const db = new RocksLevel(dir)
+    await db.open({
+      createIfMissing: true,
+      compression: false,
+      walCompression: false,
+      cacheSize: this.options.blockCacheBytes ?? 64 << 20,
+    })
+    this.db = db
+  }
+
+  private rocks(): RocksLevel {
+    if (this.db === undefined || this.closing !== undefined) {
+      throw new FluxionError('FLX_INTERNAL', this.closing ? 'the RocksDB state backend was disposed' : 'the RocksDB state backend is not open: await open() first')
+    }
+    return this.db
+  }
+
+  override setCurrentKey(key: unknown): void {
+    if (key === this.currentKey) return
+    super.setCurrentKey(key)
+    this.keyGroup = -1
+  }
+
+  currentKeyGroup(): number {
+    if (this.keyGroup < 0) {
+      this.stateKey = stateKeyOfMapKey(this.mapKey)
+      this.keyGroup = keyGroupOfStateKey(this.stateKey, this.maxParallelism)
+    }
+    return this.keyGroup
+  }
+
+  protected createState(name: string, kind: StateKind): RocksState {
+    const id = this.byId.length + 1
+    if (id > 0xffff) throw new FluxionError('FLX_INVALID_CONFIG', 'a RocksDB state backend holds at most 65535 states')
+    const state = { name, kind, id, codec: undefined, ttl: undefined } as unknown as RocksState
+    state.table = new CacheTable(this, state, this.tracking)
+    this.byId[id] = state
+    return state
+  }
+
+  protected tableOf(state: RocksState): StateTable {
+    return state.table
+  }
+
+  protected onRegistered(): void {}
+
+  // --- cache ------------------------------------------------------------------------------------
+
+  load(table: CacheTable, namespace: Namespace): CacheEntry {
+    const keyGroup = this.currentKeyGroup()
+    const codec = table.state.codec!
+    const bytes = this.getMany([encodeKey(keyGroup, table.state.id, namespace, this.stateKey)])[0]
+    const entry = new CacheEntry(bytes === undefined ? undefined : codec.decode(bytes, this.clock.now()), false, true, -1, keyGroup)
+    table.insert(namespace, this.mapKey, entry)
+    // A TTL that starts now (restored without one) must be written back, or it would restart on every load.
+    if (bytes !== undefined && codec.startsTtl(bytes)) table.set(namespace, entry.v)
+    return entry
+  }
+
+  reserve(): void {
+    if (this.cached >= this.capacity) this.evict()
+  }
+
+  added(): void {
+    this.cached++
+  }
+
+  /** Flushes every dirty entry, then drops entries not used since the last sweep (then any). */
+  private evict(): void {
+    this.flush()
+    const target = Math.floor(this.capacity * EVICT_TO)
+    for (let pass = 0; pass < 2 && this.cached > target; pass++) {
+      for (const state of this.byId) {
+        if (state === undefined) continue
+        for (const [ns, inner] of state.table.entries) {
+          for (const [mk, e] of inner) {
+            if (pass === 0 && e.ref) {
+              e.ref = false
+              continue
+            }
+            inner.delete(mk)
+            if (--this.cached <= target) break
+          }
+          if (inner.size === 0) state.table.entries.delete(ns)
+          if (this.cached <= target) return
+        }
+      }
+    }
+  }
+
+  /** Writes every dirty entry to RocksDB in synchronous write batches. */
+  private flush(): void {
+    const writer = new BatchWriter(this.rocks())
+    for (const state of this.byId) {
+      if (state === undefined) continue
+      for (const [ns, inner] of state.table.entries) {
+        for (const [mk, e] of inner) {
+          if (!e.dirty) continue
+          const key = encodeKey(e.keyGroup, state.id, ns, stateKeyOfMapKey(mk))
+          if (e.v === undefined) writer.del(key, e)
+          else writer.put(key, state.codec!.encode(e.v), e)
+        }
+      }
+    }
+    writer.end()
+  }
+
+  private getMany(keys: Buffer[]): (Buffer | undefined)[] {
+    const values = this.rocks()._getManySync(keys)
+    for (const v of values) if (v === null) throw new FluxionError('FLX_INTERNAL', 'a RocksDB read timed out')
+    return values as (Buffer | undefined)[]
+  }
+
+  // --- snapshots --------------------------------------------------------------------------------
+
+  snapshot(): KeyedStateSnapshot {
+    this.flush()
+    const snap = this.emptySnapshot('full')
+    const now = this.clock.now()
+    this.scan(this.keyGroupRange, true, (key, value) => {
+      const { keyGroup, stateId, namespace, stateKey } = decodeKey(key)
+      const state = this.byId[stateId]
+      let bytes: Uint8Array | null = value
+      if (state.ttl) bytes = this.encodeLive(state, state.codec!.decode(value, now), now)
+      if (bytes !== null) this.rowsOf(snap, state).push([keyGroup, stateKey, namespace, bytes])
+    })
+    this.newEpoch()
+    return snap
+  }
+
+  snapshotIncremental(): KeyedStateSnapshot {
+    this.requireTracking(this.tracking)
+    const snap = this.emptySnapshot('incremental')
+    const now = this.clock.now()
+    // Changed entries that were evicted since: read back from RocksDB, in multi-gets.
+    const missing: { state: RocksState; row: SnapshotRow; key: Buffer }[] = []
+    for (const state of this.byId) {
+      if (state === undefined || state.table.changes!.size === 0) continue
+      const rows = this.rowsOf(snap, state)
+      for (const [ns, keys] of state.table.changes!) {
+        const inner = state.table.entries.get(ns)
+        for (const mk of keys) {
+          const sk = stateKeyOfMapKey(mk)
+          const keyGroup = keyGroupOfStateKey(sk, this.maxParallelism)
+          const e = inner?.get(mk)
+          const row: SnapshotRow = [keyGroup, sk, ns, null]
+          if (e !== undefined) row[3] = e.v === undefined ? null : this.encodeLive(state, e.v, now)
+          else missing.push({ state, row, key: encodeKey(keyGroup, state.id, ns, sk) })
+          rows.push(row)
+        }
+      }
+    }
+    for (let i = 0; i < missing.length; i += MULTI_GET) {
+      const chunk = missing.slice(i, i + MULTI_GET)
+      const values = this.getMany(chunk.map((m) => m.key))
+      chunk.forEach(({ state, row }, j) => {
+        const v = values[j]
+        if (v !== undefined) row[3] = state.ttl ? this.encodeLive(state, state.codec!.decode(v, now), now) : v
+      })
+    }
+    this.newEpoch()
+    return snap
+  }
+
+  private newEpoch(): void {
+    this.epoch++
+    for (const state of this.byId) state?.table.changes?.clear()
+  }
+
+  restore(snapshots: readonly KeyedStateSnapshot[]): void {
+    this.flush()
+    for (const state of this.byId) if (state !== undefined) state.table.entries.clear()
+    this.cached = 0
+    const writer = new BatchWriter(this.rocks())
+    for (const snap of snapshots) {
+      this.checkRestorable(snap)
+      if (snap.type === 'full' && this.mayHoldRows) {
+        writer.end()
+        this.clearKeyGroups(snap.keyGroupRange)
+      }
+      for (const [name, { kind, rows }] of Object.entries(snap.states)) {
+        const state = this.stateForRestore(name, kind)
+        for (const [keyGroup, sk, ns, value] of rows) {
+          if (!this.owns(keyGroup)) continue
+          const key = encodeKey(keyGroup, state.id, ns, sk)
+          if (value === null) writer.del(key)
+          else writer.put(key, value)
+        }
+      }
+      this.mayHoldRows = true
+    }
+    writer.end()
+  }
+
+  /** Deletes the rows of the key groups in `range` (within this backend's range). */
+  private clearKeyGroups(range: KeyGroupRange): void {
+    const start = Math.max(range.start, this.keyGroupRange.start)
+    const end = Math.min(range.end, this.keyGroupRange.end)
+    if (start > end) return
+    const writer = new BatchWriter(this.rocks())
+    this.scan({ start, end }, false, (key) => writer.del(key))
+    writer.end()
+  }
+
+  /** Calls `visit` for every row of the key groups in `range`, in key order. */
+  private scan(range: KeyGroupRange, values: boolean, visit: (key: Buffer, value: Buffer) => void): void {
+    if (range.start > range.end) return
+    const it = this.rocks()._iterator({
+      gte: keyGroupBound(range.start),
+      lt: keyGroupBound(range.end + 1),
+      keys: true,
+      values,
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    })
+    try {
+      for (;;) {
+        const { rows, finished } = it._nextvSync(1000)
+        for (let i = 0; i < rows.length; i += 2) visit(rows[i]!, rows[i + 1]!)
+        if (finished) break
+      }
+    } finally {
+      it._closeSync()
+    }
+  }
+
+  size(): number {
+    this.flush()
+    let n = 0
+    this.scan(this.keyGroupRange, false, () => n++)
+    return n
+  }
+
+  /** Starts closing RocksDB; `close()` waits for it. */
+  dispose(): void {
+    if (this.closing) return
+    for (const state of this.byId) if (state !== undefined) state.table.entries.clear()
+    this.states.clear()
+    this.cached = 0
+    this.closing = (async () => {
+      await this.opening?.catch(() => undefined)
+      const db = this.db
+      this.db = undefined
+      await db?.close()
+      if (!this.options.keepDir) rmSync(this.dir, { recursive: true, force: true })
+    })()
+  }
+
+  /** Closes RocksDB (and removes the directory unless keepDir). */
+  close(): Promise<void> {
+    this.dispose()
+    return this.closing!
+  }
+
+  /** @internal for tests: the number of cached entries. */
+  cachedEntries(): number {
+    return this.cached
+  }
+}
+
+/** Puts and deletes in synchronous write batches of BATCH operations; marks flushed entries clean. */
+class BatchWriter {
+  private batch: RocksChainedBatch | undefined
+  private flushed: CacheEntry[] = []
+
+  constructor(private readonly db: RocksLevel) {}
+
+  put(key: Buffer, value: Uint8Array, entry?: CacheEntry): void {
+    this.open()._put(key, value)
+    this.written(entry)
+  }
+
+  del(key: Buffer, entry?: CacheEntry): void {
+    this.open()._del(key)
+    this.written(entry)
+  }
+
+  private open(): RocksChainedBatch {
+    return (this.batch ??= this.db._chainedBatch())
+  }
+
+  private written(entry: CacheEntry | undefined): void {
+    if (entry !== undefined) this.flushed.push(entry)
+    if (this.batch!.length >= BATCH) this.end()
+  }
+
+  /** Writes what is pending. */
+  end(): void {
+    const batch = this.batch
+    if (batch === undefined) return
+    this.batch = undefined
+    try {
+      batch._writeSync()
+    } finally {
+      batch._closeSync()
+    }
+    for (const e of this.flushed) e.dirty = false
+    this.flushed = []
+  }
+}
