@@ -12,6 +12,12 @@ import type { Clock } from './time.ts'
 import { InternalTimerService, type Timer, type TimerServiceSnapshot } from './timers.ts'
 import type { KeyedStateBackend, KeyedStateSnapshot, Namespace } from '../state/backend.ts'
 
+/**
+ * The id under which operators snapshot at the end of their input (the final checkpoint): larger
+ * than any real checkpoint id, and the id the final checkpoint's completion is notified with.
+ */
+export const FINAL_CHECKPOINT_ID = Number.MAX_SAFE_INTEGER
+
 export interface OperatorContext {
   /** The operator's name, used in errors and metrics. */
   readonly name: string
@@ -140,7 +146,7 @@ export abstract class StreamOperator<IN, OUT> {
    * `incremental`, keyed state holds only what changed since the previous snapshot, when the
    * backend supports it (`keyedIncremental` tells which one was taken).
    */
-  snapshotState(incremental = false): OperatorSnapshot {
+  snapshotState(incremental = false, checkpointId = FINAL_CHECKPOINT_ID): OperatorSnapshot {
     const snap: OperatorSnapshot = {}
     const backend = this.ctx.backend as (KeyedStateBackend & { snapshotIncremental?: () => KeyedStateSnapshot }) | undefined
     if (backend) {
@@ -153,7 +159,7 @@ export abstract class StreamOperator<IN, OUT> {
       snap.timers = {}
       for (const [name, timers] of this.timerServices) snap.timers[name] = timers.snapshot(this.ctx.maxParallelism)
     }
-    const own = this.snapshotOperatorState()
+    const own = this.snapshotOperatorState(checkpointId)
     if (own !== undefined) snap.operator = own
     return snap
   }
@@ -182,7 +188,7 @@ export abstract class StreamOperator<IN, OUT> {
   }
 
   /** Operator (non-keyed) state to include in snapshots; undefined for none. */
-  protected snapshotOperatorState(): unknown {
+  protected snapshotOperatorState(_checkpointId: number): unknown {
     return undefined
   }
 

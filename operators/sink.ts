@@ -10,7 +10,7 @@
  *    so `commit` must be idempotent; anything written after that checkpoint is aborted.
  */
 import { FluxionError } from '../engine/errors.ts'
-import { StreamOperator } from '../engine/operator.ts'
+import { FINAL_CHECKPOINT_ID, StreamOperator } from '../engine/operator.ts'
 import { hasTimestamp } from '../engine/time.ts'
 
 export interface SinkWriterContext {
@@ -101,14 +101,12 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
     }
   }
 
-  /** Checkpoint step 3 for sinks: prepare the epoch's output. */
-  protected override snapshotOperatorState(): unknown {
+  /** Checkpoint step 3 for sinks: prepare the output written since the previous checkpoint. */
+  protected override snapshotOperatorState(checkpointId: number): unknown {
     if (!this.committer) return undefined
     const writer = this.writer as PrecommittingSinkWriter<T, unknown>
-    // The id is only a label for the writer; the committables are keyed by the next free number.
-    const id = this.nextEpoch++
     try {
-      this.pending.set(id, writer.prepareCommit(id))
+      this.pending.set(checkpointId, writer.prepareCommit(checkpointId))
     } catch (e) {
       throw this.sinkError('prepare a commit', e)
     }
@@ -116,22 +114,25 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
     return structuredClone(state)
   }
 
-  private nextEpoch = 0
-
-  protected override restoreOperatorState(states: unknown[]): void {
-    // Committables of the restored checkpoint were committed by the job before it started.
-    let max = -1
-    for (const s of states as SinkOperatorState[]) for (const [id] of s.pending) max = Math.max(max, id)
-    this.nextEpoch = max + 1
+  protected override restoreOperatorState(): void {
+    // The committables of the restored checkpoint were committed by the job before it started.
   }
 
-  /** Step 6: commit everything prepared up to now (the epochs of complete checkpoints). */
-  override async notifyCheckpointComplete(_checkpointId: number): Promise<void> {
-    if (!this.committer || this.pending.size === 0) return
-    const ready = [...this.pending]
-    this.pending = new Map()
+  /**
+   * Step 6: commit what was prepared for checkpoints up to `checkpointId`. Later ones (a next
+   * checkpoint may already have passed the sink) wait for their own completion.
+   */
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    if (!this.committer) return
+    const ready: unknown[] = []
+    for (const [id, committables] of this.pending) {
+      if (id > checkpointId) continue
+      ready.push(...committables)
+      this.pending.delete(id)
+    }
+    if (ready.length === 0) return
     try {
-      await this.committer.commit(ready.flatMap(([, c]) => c))
+      await this.committer.commit(ready)
     } catch (e) {
       throw this.sinkError('commit', e)
     }
@@ -139,8 +140,8 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
 
   override async commitAtEndWithoutCheckpoints(): Promise<void> {
     if (!this.committer) return
-    this.snapshotOperatorState()
-    await this.notifyCheckpointComplete(0)
+    this.snapshotOperatorState(FINAL_CHECKPOINT_ID)
+    await this.notifyCheckpointComplete(FINAL_CHECKPOINT_ID)
   }
 
   override close(): void {

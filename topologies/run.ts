@@ -1,6 +1,9 @@
 /**
  * Runs a job file: `npm run job -- <file.ts> [--name value …]`. The file's default export must be
- * `defineJob(...)`. `--parallelism N` overrides the job's default parallelism.
+ * `defineJob(...)`. Parameters the runner itself reads:
+ *   --parallelism N            overrides the job's default parallelism
+ *   --restore latest|<dir>     starts from the latest checkpoint (of the job's checkpoint dir) or
+ *                              from a checkpoint/savepoint directory …/chk-<n>
  */
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -19,12 +22,12 @@ async function main(argv: string[]): Promise<void> {
   if (!job || job.kind !== 'fluxion-job') {
     throw new FluxionError('FLX_INVALID_CONFIG', `${file} must have a default export created with defineJob((env, params) => …)`)
   }
-  const options = { ...job.options }
+  const options = { ...(typeof job.options === 'function' ? job.options(params) : job.options) }
   if (params.parallelism !== undefined) options.parallelism = Number(params.parallelism)
   const env = StreamExecutionEnvironment.create(options)
   await job.build(env, params)
   const started = performance.now()
-  const result = await env.execute(job.name)
+  const result = await env.execute(job.name, { restoreFrom: params.restore })
   const seconds = (performance.now() - started) / 1000
   const sourceRecords = result.tasks.filter((t) => t.recordsIn === 0).reduce((n, t) => n + t.recordsOut, 0)
   console.error(`job "${job.name}" finished in ${seconds.toFixed(2)} s (${Math.round(sourceRecords / seconds).toLocaleString('en-US')} source records/s)`)

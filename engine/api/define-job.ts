@@ -11,14 +11,14 @@ export type JobParams = Readonly<Record<string, string>>
 export interface JobDefinition {
   readonly kind: 'fluxion-job'
   readonly name: string
-  /** Options for the environment the runner creates (parallelism, …). */
-  readonly options: EnvironmentOptions
+  /** Options for the environment the runner creates (parallelism, checkpoints, …), possibly from the parameters. */
+  readonly options: EnvironmentOptions | ((params: JobParams) => EnvironmentOptions)
   build(env: StreamExecutionEnvironment, params: JobParams): void | Promise<void>
 }
 
 export function defineJob(
   build: (env: StreamExecutionEnvironment, params: JobParams) => void | Promise<void>,
-  meta: { name?: string; options?: EnvironmentOptions } = {},
+  meta: { name?: string; options?: EnvironmentOptions | ((params: JobParams) => EnvironmentOptions) } = {},
 ): JobDefinition {
   if (typeof build !== 'function') throw new TypeError('defineJob needs a function (env, params) => { … }')
   return { kind: 'fluxion-job', name: meta.name ?? 'fluxion-job', options: meta.options ?? {}, build }

@@ -13,6 +13,7 @@
  */
 import { FluxionError } from '../errors.ts'
 import type { Clock } from '../time.ts'
+import { FINAL_CHECKPOINT_ID } from '../operator.ts'
 import type { Task } from '../runtime/task.ts'
 import type { CheckpointStorage } from './storage.ts'
 import type { CheckpointMetadata, SubtaskStateHandle, TaskAck } from './types.ts'
@@ -221,7 +222,8 @@ export class CheckpointCoordinator {
     this.latest = meta
     this.retained.push(meta)
     while (this.retained.length > (this.config.retain ?? 3)) this.retained.shift()
-    for (const t of this.tasks) await t.notifyCheckpointComplete(id)
+    // The tasks prepared their last output under FINAL_CHECKPOINT_ID: commit all of it.
+    for (const t of this.tasks) await t.notifyCheckpointComplete(FINAL_CHECKPOINT_ID)
     await this.storage.retain(this.retained).catch(() => {})
     return meta
   }

@@ -82,12 +82,13 @@ export class JobRunner {
     const strategy = createRestartStrategy(this.options.restartStrategy)
     let restore = await this.initialRestore()
     for (;;) {
-      await this.recoverSinks(restore)
-      if (restore?.metadata.final) {
-        this.log(`checkpoint ${restore.metadata.checkpointId} is the final one of a finished job: its output is committed, nothing left to run`)
-        return
-      }
       try {
+        // A commit that fails here (the sink's system is down) is a failure like any other.
+        await this.recoverSinks(restore)
+        if (restore?.metadata.final) {
+          this.log(`checkpoint ${restore.metadata.checkpointId} is the final one of a finished job: its output is committed, nothing left to run`)
+          return
+        }
         await this.attempt(restore)
         return
       } catch (e) {

@@ -4,7 +4,7 @@
  * handled one at a time, never concurrently.
  */
 import type { TaskAck, TaskSnapshot } from '../checkpoint/types.ts'
-import type { StreamOperator } from '../operator.ts'
+import { FINAL_CHECKPOINT_ID, type StreamOperator } from '../operator.ts'
 import type { KeyedStateBackend } from '../../state/backend.ts'
 import { RecordBatch, type Channel } from './channel.ts'
 import type { EdgeOutput } from './edge-output.ts'
@@ -235,14 +235,14 @@ export class Task {
 
   /** Snapshot every chained operator (synchronous part), forward the barrier, acknowledge. */
   private performCheckpoint(checkpointId: number): void {
-    const snapshot = this.takeSnapshot(this.incrementalSnapshots)
+    const snapshot = this.takeSnapshot(this.incrementalSnapshots, checkpointId)
     for (const out of this.edgeOutputs) out.emitBarrier(checkpointId)
     this.onCheckpoint({ checkpointId, headVertex: this.headVertex, subtask: this.subtaskIndex, snapshot })
   }
 
-  private takeSnapshot(incremental: boolean): TaskSnapshot {
+  private takeSnapshot(incremental: boolean, checkpointId: number): TaskSnapshot {
     const snapshot: TaskSnapshot = { operators: {} }
-    this.operators.forEach((op, i) => (snapshot.operators[this.operatorKeys[i]] = op.snapshotState(incremental)))
+    this.operators.forEach((op, i) => (snapshot.operators[this.operatorKeys[i]] = op.snapshotState(incremental, checkpointId)))
     if (this.source) snapshot.source = this.source.snapshotState()
     return snapshot
   }
@@ -268,7 +268,7 @@ export class Task {
   private finish(): void {
     for (const op of this.operators) op.endInput()
     for (const out of this.edgeOutputs) out.emitEnd()
-    if (this.checkpointing) this.finalSnapshot = this.takeSnapshot(false)
+    if (this.checkpointing) this.finalSnapshot = this.takeSnapshot(false, FINAL_CHECKPOINT_ID)
     this.finished = true
     this.close()
   }

@@ -1,9 +1,10 @@
 /**
  * The default serializer's fast path. `new v8.Serializer()` costs more than a microsecond per
  * call, which dominates snapshots and RocksDB flushes of small values; so numbers, one-byte
- * strings, booleans, null and undefined are written here directly, in exactly the bytes
- * v8.serialize produces for them (header 0xFF + version, then the value's tag: 'I' zigzag varint
- * int32, 'N' float64, '"' one-byte string, 'T', 'F', '0', '_'). Anything else goes through
+ * strings, booleans, null and undefined are written here directly, in v8.serialize's format
+ * (header 0xFF + version, then the value's tag: 'I' zigzag varint int32, 'N' float64, '"' one-byte
+ * string, 'T', 'F', '0', '_'; v8 itself picks 'I' or 'N' for an integer by its heap
+ * representation, we pick 'I' for every int32 — both decode alike). Anything else goes through
  * node:v8, and decoding falls back to v8.deserialize for any other byte sequence — so bytes from
  * either path decode with either side.
  */
