@@ -1,7 +1,7 @@
 /**
  * Timer service (Flink's InternalTimerService): event-time and processing-time timers scoped to a
- * key and a namespace, deduplicated, fired in timestamp order (and in registration order for equal
- * timestamps).
+ * key and a namespace, deduplicated, fired in timestamp order. Timers of equal timestamp fire
+ * grouped by key, keys in the order they first registered one (Flink leaves this order open).
  */
 import { keyGroupOfStateKey, stateKeyOf } from './keys.ts'
 import type { KeyedStateBackend, KeyGroupRange, Namespace } from '../state/backend.ts'
@@ -12,31 +12,43 @@ export interface Timer<N = unknown> {
   readonly namespace: N
 }
 
+/** Tells keys apart without building strings for number keys (the common case). */
+type KeyId = string | number
+
+function keyIdOf(key: unknown): KeyId {
+  return typeof key === 'number' && !Number.isNaN(key) ? key : stateKeyOf(key)
+}
+
+/** The timers due at one timestamp: key → namespace → timer. */
+type Due<N> = Map<KeyId, Map<Namespace, Timer<N>>>
+
 /** Min-heap of distinct timestamps with the timers due at each. */
 class TimerQueue<N> {
-  private readonly byTime = new Map<number, Map<string, Timer<N>>>()
+  private readonly byTime = new Map<number, Due<N>>()
   private readonly heap: number[] = []
 
   get size(): number {
     let n = 0
-    for (const m of this.byTime.values()) n += m.size
+    for (const due of this.byTime.values()) for (const perKey of due.values()) n += perKey.size
     return n
   }
 
-  add(timer: Timer<N>, id: string): void {
+  add(timer: Timer<N>, key: KeyId, ns: Namespace): void {
     let due = this.byTime.get(timer.timestamp)
     if (!due) {
       due = new Map()
       this.byTime.set(timer.timestamp, due)
       this.push(timer.timestamp)
     }
-    if (!due.has(id)) due.set(id, timer)
+    let perKey = due.get(key)
+    if (!perKey) due.set(key, (perKey = new Map()))
+    if (!perKey.has(ns)) perKey.set(ns, timer)
   }
 
-  delete(timestamp: number, id: string): void {
-    const due = this.byTime.get(timestamp)
-    if (!due) return
-    due.delete(id)
+  delete(timestamp: number, key: KeyId, ns: Namespace): void {
+    const perKey = this.byTime.get(timestamp)?.get(key)
+    if (!perKey) return
+    perKey.delete(ns)
     // An emptied timestamp stays in the heap and is skipped when polled.
   }
 
@@ -45,7 +57,12 @@ class TimerQueue<N> {
     while (this.heap.length > 0) {
       const t = this.heap[0]
       const due = this.byTime.get(t)
-      if (due && due.size > 0) return t
+      if (due && due.size > 0) {
+        for (const [k, perKey] of due) {
+          if (perKey.size > 0) return t
+          due.delete(k)
+        }
+      }
       this.pop()
       this.byTime.delete(t)
     }
@@ -57,7 +74,7 @@ class TimerQueue<N> {
    * removes each one before firing it, with one live iterator: a timer deleted (or added at the
    * same time) while earlier ones fire is honoured, and draining stays linear.
    */
-  dueAt(upTo: number): Map<string, Timer<N>> | undefined {
+  dueAt(upTo: number): Due<N> | undefined {
     const t = this.peek()
     if (t > upTo || this.heap.length === 0) return undefined
     return this.byTime.get(t)
@@ -65,7 +82,7 @@ class TimerQueue<N> {
 
   all(): Timer<N>[] {
     const out: Timer<N>[] = []
-    for (const t of [...this.byTime.keys()].sort((a, b) => a - b)) out.push(...this.byTime.get(t)!.values())
+    for (const t of [...this.byTime.keys()].sort((a, b) => a - b)) for (const perKey of this.byTime.get(t)!.values()) out.push(...perKey.values())
     return out
   }
 
@@ -130,24 +147,22 @@ export class InternalTimerService<N = unknown> {
     return this.watermark
   }
 
-  private id(namespace: N): string {
-    return stateKeyOf(this.backend.getCurrentKey()) + '\u0001' + String(this.namespaceKey(namespace))
-  }
-
   registerEventTimeTimer(namespace: N, time: number): void {
-    this.eventTimers.add({ timestamp: time, key: this.backend.getCurrentKey(), namespace }, this.id(namespace))
+    const key = this.backend.getCurrentKey()
+    this.eventTimers.add({ timestamp: time, key, namespace }, keyIdOf(key), this.namespaceKey(namespace))
   }
 
   deleteEventTimeTimer(namespace: N, time: number): void {
-    this.eventTimers.delete(time, this.id(namespace))
+    this.eventTimers.delete(time, keyIdOf(this.backend.getCurrentKey()), this.namespaceKey(namespace))
   }
 
   registerProcessingTimeTimer(namespace: N, time: number): void {
-    this.processingTimers.add({ timestamp: time, key: this.backend.getCurrentKey(), namespace }, this.id(namespace))
+    const key = this.backend.getCurrentKey()
+    this.processingTimers.add({ timestamp: time, key, namespace }, keyIdOf(key), this.namespaceKey(namespace))
   }
 
   deleteProcessingTimeTimer(namespace: N, time: number): void {
-    this.processingTimers.delete(time, this.id(namespace))
+    this.processingTimers.delete(time, keyIdOf(this.backend.getCurrentKey()), this.namespaceKey(namespace))
   }
 
   /** Fires, in order, every event-time timer with timestamp <= watermark. */
@@ -156,11 +171,7 @@ export class InternalTimerService<N = unknown> {
     for (;;) {
       const due = this.eventTimers.dueAt(watermark)
       if (!due) return
-      for (const [id, timer] of due) {
-        due.delete(id)
-        this.backend.setCurrentKey(timer.key)
-        this.target.onEventTime(timer)
-      }
+      this.fire(due, (timer) => this.target.onEventTime(timer))
     }
   }
 
@@ -169,11 +180,19 @@ export class InternalTimerService<N = unknown> {
     for (;;) {
       const due = this.processingTimers.dueAt(time)
       if (!due) return
-      for (const [id, timer] of due) {
-        due.delete(id)
+      this.fire(due, (timer) => this.target.onProcessingTime(timer))
+    }
+  }
+
+  /** Fires every timer of one timestamp, removing each first; live iteration sees additions and deletions. */
+  private fire(due: Due<N>, onTimer: (timer: Timer<N>) => void): void {
+    for (const [key, perKey] of due) {
+      for (const [ns, timer] of perKey) {
+        perKey.delete(ns)
         this.backend.setCurrentKey(timer.key)
-        this.target.onProcessingTime(timer)
+        onTimer(timer)
       }
+      if (perKey.size === 0 && due.get(key) === perKey) due.delete(key)
     }
   }
 
@@ -207,7 +226,8 @@ export class InternalTimerService<N = unknown> {
         for (const [group, sk, key, namespace, timestamp] of rows) {
           if (group < range.start || group > range.end) continue
           const ns = namespace as N
-          queue.add({ timestamp, key, namespace: ns }, sk + '\u0001' + String(this.namespaceKey(ns)))
+          void sk
+          queue.add({ timestamp, key, namespace: ns }, keyIdOf(key), this.namespaceKey(ns))
         }
       }
     }

@@ -124,18 +124,21 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
    */
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     if (!this.committer) return
+    const ids: number[] = []
     const ready: unknown[] = []
     for (const [id, committables] of this.pending) {
       if (id > checkpointId) continue
+      ids.push(id)
       ready.push(...committables)
-      this.pending.delete(id)
     }
-    if (ready.length === 0) return
+    if (ids.length === 0) return
     try {
       await this.committer.commit(ready)
     } catch (e) {
       throw this.sinkError('commit', e)
     }
+    // Forget them only once committed: a failed commit stays pending (and in later snapshots).
+    for (const id of ids) this.pending.delete(id)
   }
 
   override async commitAtEndWithoutCheckpoints(): Promise<void> {

@@ -208,8 +208,13 @@ export class CheckpointCoordinator {
   async finalCheckpoint(): Promise<CheckpointMetadata> {
     this.rejectQueuedSavepoints('the job finished')
     await this.settle()
-    if (this.pending) this.abort(this.pending, new FluxionError('FLX_CHECKPOINT_FAILED', 'the job finished before the checkpoint completed'))
-    this.failure = null
+    // A failure the executor did not see before the tasks finished (a commit that failed) still
+    // fails the job: it restarts from the latest checkpoint instead of committing past it.
+    if (this.failure) throw this.failure
+    if (this.pending) {
+      this.abort(this.pending, new FluxionError('FLX_CHECKPOINT_FAILED', 'the job finished before the checkpoint completed'))
+      this.failure = null
+    }
     const id = this.nextId++
     const written = await Promise.all(
       this.tasks.map(async (t) => {
