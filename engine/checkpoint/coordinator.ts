@@ -8,15 +8,17 @@
  *     atomically — only then is checkpoint n complete;
  *  6. tasks are notified; sinks commit what they prepared for n.
  * One checkpoint is in flight at a time. Keyed state is incremental: a subtask's state is a chain
- * of files (a full base, then deltas); every `fullEvery`-th checkpoint, after a failure and after a
- * restore, the snapshot is full again, which bounds the chain.
+ * of files (a full base, then deltas). When a chain grows past `compactAfter` files, a background
+ * compaction folds it into a new base that later checkpoints build on. After a failure and after a
+ * restore the next snapshot is full (the backends' change tracking starts over).
  */
 import { FluxionError } from '../errors.ts'
 import type { Clock } from '../time.ts'
 import { FINAL_CHECKPOINT_ID } from '../operator.ts'
 import type { Task } from '../runtime/task.ts'
 import type { CheckpointStorage } from './storage.ts'
-import type { CheckpointMetadata, SubtaskStateHandle, TaskAck } from './types.ts'
+import type { CheckpointMetadata, SubtaskStateHandle, TaskAck, TaskSnapshot } from './types.ts'
+import { compactTaskChain } from './compaction.ts'
 
 export interface CheckpointConfig {
   /** Processing time between checkpoints. */
@@ -27,8 +29,10 @@ export interface CheckpointConfig {
   retain?: number
   /** A checkpoint not complete after this long is abandoned (default 10 min). */
   timeoutMs?: number
-  /** Take a full snapshot every this many checkpoints (default 10); the rest are incremental. */
+  /** Take a full snapshot every this many checkpoints (default: never; compaction bounds chains). */
   fullEvery?: number
+  /** Compact a subtask's chain of state files in the background when it is longer than this (default 8). */
+  compactAfter?: number
   /** Consecutive failed checkpoints tolerated before the job fails (default 0, as Flink). */
   tolerableFailures?: number
 }
@@ -58,6 +62,10 @@ export class CheckpointCoordinator {
   private forceFull = true
   private failures = 0
   private readonly queuedSavepoints: PendingCheckpoint[] = []
+  /** Finished compactions by "head#subtask": the chain up to `upTo` is replaced by `base`. */
+  private readonly compacted = new Map<string, { upTo: string; base: string }>()
+  private readonly compacting = new Set<string>()
+  private compactions: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly storage: CheckpointStorage,
@@ -101,7 +109,7 @@ export class CheckpointCoordinator {
     }
     if (now >= this.nextTrigger) {
       this.nextTrigger = now + this.config.intervalMs
-      const incremental = !this.forceFull && this.sinceFull + 1 < (this.config.fullEvery ?? 10)
+      const incremental = !this.forceFull && this.sinceFull + 1 < (this.config.fullEvery ?? Number.POSITIVE_INFINITY)
       this.start({ id: 0, savepoint: false, incremental, startedAt: now, acks: [], writes: [] })
     }
   }
@@ -165,14 +173,42 @@ export class CheckpointCoordinator {
       this.failure ??= e instanceof FluxionError ? e : new FluxionError('FLX_CHECKPOINT_FAILED', `committing checkpoint ${p.id} failed: ${String(e)}`, { cause: e })
     }
     p.done?.(meta)
+    if (!p.savepoint) this.compactLongChains(meta)
     await this.storage.retain(this.retained).catch(() => {})
+  }
+
+  /** Starts a background compaction of every subtask chain longer than compactAfter. */
+  private compactLongChains(meta: CheckpointMetadata): void {
+    const limit = this.config.compactAfter ?? 8
+    for (const [head, task] of Object.entries(meta.tasks)) {
+      for (const s of task.subtasks) {
+        const id = `${head}#${s.subtask}`
+        if (s.files.length <= limit || this.compacting.has(id)) continue
+        this.compacting.add(id)
+        const files = [...s.files]
+        this.compactions = this.compactions.then(async () => {
+          try {
+            const chain = (await Promise.all(files.map((f) => this.storage.readState(f)))) as TaskSnapshot[]
+            const base = await this.storage.writeState(meta.checkpointId, `${head}-${s.subtask}.base`, compactTaskChain(chain))
+            this.compacted.set(id, { upTo: files[files.length - 1], base })
+          } catch {
+            // A failed compaction only means the chain stays long; the next one tries again.
+          } finally {
+            this.compacting.delete(id)
+          }
+        })
+      }
+    }
   }
 
   private metadataOf(id: number, savepoint: boolean, incremental: boolean, written: { ack: TaskAck; handle: string }[]): CheckpointMetadata {
     const tasks: CheckpointMetadata['tasks'] = {}
     for (const { ack, handle } of written) {
       const entry = (tasks[ack.headVertex] ??= { parallelism: 0, subtasks: [] })
-      const previous = incremental ? this.latest?.tasks[ack.headVertex]?.subtasks.find((s) => s.subtask === ack.subtask)?.files : undefined
+      let previous = incremental ? this.latest?.tasks[ack.headVertex]?.subtasks.find((s) => s.subtask === ack.subtask)?.files : undefined
+      const compacted = this.compacted.get(`${ack.headVertex}#${ack.subtask}`)
+      const at = compacted && previous ? previous.indexOf(compacted.upTo) : -1
+      if (at >= 0) previous = [compacted!.base, ...previous!.slice(at + 1)]
       const handleOf: SubtaskStateHandle = { subtask: ack.subtask, files: [...(previous ?? []), handle] }
       entry.subtasks.push(handleOf)
       entry.parallelism = Math.max(entry.parallelism, ack.subtask + 1)
@@ -199,6 +235,7 @@ export class CheckpointCoordinator {
   /** Waits for a checkpoint being completed (its files and metadata written, sinks notified). */
   async settle(): Promise<void> {
     await this.completing
+    await this.compactions
   }
 
   /**

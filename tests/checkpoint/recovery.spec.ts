@@ -75,7 +75,7 @@ async function runClean(count: number, parallelism: number): Promise<string[]> {
 }
 
 function checkpointed(dir: string, extra: EnvironmentOptions = {}): EnvironmentOptions {
-  return { checkpoint: { intervalMs: 2, dir, fullEvery: 3 }, ...extra }
+  return { checkpoint: { intervalMs: 2, dir, compactAfter: 3 }, ...extra }
 }
 
 const quiet = { log: () => {} }
@@ -251,5 +251,39 @@ describe('failures inside the checkpoint protocol', () => {
     // output between the two checkpoints.
     const all = [...first, ...second].sort()
     for (const row of new Set(expected)) expect(all).toContain(row)
+  })
+})
+
+describe('incremental checkpoints and compaction', () => {
+  it('keeps keyed state in chains of deltas, compacts them into a base, and restores from it', async () => {
+    const { readdirSync } = await import('node:fs')
+    const { LocalCheckpointStorage } = await import('../../engine/checkpoint/storage.ts')
+    const { CollectSink } = await import('../../index.ts')
+    const dir = mkdtempSync(join(tmpdir(), 'fluxion-compact-'))
+    const count = 6_000
+    const expected = await runClean(count, 2)
+    const env1 = StreamExecutionEnvironment.create({ parallelism: 2, batchSize: 32, checkpoint: { intervalMs: 5, dir, compactAfter: 2, retain: 2 } })
+    const first: string[] = []
+    buildFrom(
+      env1.fromGenerator(event, { count, eventsPerSecond: 8_000 }, NO_LATENESS).map((e) => {
+        if (e.ts === 52_000) throw new Error('injected failure')
+        return e
+      }),
+    ).sinkTo(new CollectSink(first))
+    await expect(env1.execute('compact', quiet)).rejects.toThrow(/injected/)
+    const storage = new LocalCheckpointStorage(dir)
+    const [latest] = await storage.listComplete()
+    const meta = await storage.readMetadata(latest)
+    const chains = Object.values(meta.tasks).flatMap((t) => t.subtasks.map((s) => s.files))
+    // Deltas were taken (chains longer than one file) and compacted (a base file starts a chain).
+    expect(chains.some((files) => files.length > 1)).toBe(true)
+    expect(chains.some((files) => files[0].endsWith('.base.state'))).toBe(true)
+    // Retention removed checkpoints no kept metadata refers to.
+    expect(readdirSync(dir).filter((d) => d.startsWith('chk-')).length).toBeLessThan(latest)
+    const env2 = StreamExecutionEnvironment.create({ parallelism: 3, batchSize: 32, checkpoint: { intervalMs: 5, dir } })
+    const second: string[] = []
+    build(env2, count, () => false).sinkTo(new CollectSink(second))
+    await env2.execute('compact', { restoreFrom: 'latest', ...quiet })
+    expect([...first, ...second].sort()).toEqual(expected)
   })
 })
