@@ -120,6 +120,13 @@ export interface KeyedStateBackend {
   restore(snapshots: readonly KeyedStateSnapshot[]): void
   /** Number of (state, namespace, key) entries; for tests and metrics (may cost O(state)). */
   size(): number
+  /**
+   * Backends with files (RocksDB) open them here: the runtime awaits it once, before `restore`
+   * and the first access. Absent on the memory backend.
+   */
+  open?(): Promise<void>
   /** Releases the state; the backend must not be used afterwards. */
   dispose(): void
+  /** Like dispose, and resolves once files are closed (RocksDB). Absent on the memory backend. */
+  close?(): Promise<void>
 }

@@ -156,7 +156,7 @@ describe('topology validation at build time', () => {
     ['channelCapacity below batchSize', { batchSize: 64, channelCapacity: 10 }],
     ['maxParallelism 0', { maxParallelism: 0 }],
     ['autoWatermarkIntervalMs 0', { autoWatermarkIntervalMs: 0 }],
-    ['stateBackend rocksdb (not in this version)', { stateBackend: 'rocksdb' }],
+    ['stateBackend that does not exist', { stateBackend: 'leveldb' as 'rocksdb' }],
     ['workers (not in this version)', { workers: 2 }],
   ])('StreamExecutionEnvironment.create with %s: FLX_INVALID_CONFIG', (_label, options) => {
     const e = thrown(() => StreamExecutionEnvironment.create(options))

@@ -1,6 +1,8 @@
 /**
  * StreamExecutionEnvironment: creates sources, collects sinks, and runs jobs on this thread.
  */
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { FluxionError } from '../errors.ts'
 import { DEFAULT_MAX_PARALLELISM } from '../keys.ts'
 import { buildJobGraph, describeJobGraph, type JobGraph } from '../graph/job-graph.ts'
@@ -32,8 +34,9 @@ export interface EnvironmentOptions {
   autoWatermarkIntervalMs?: number
   /** Processing-time clock (default: the system clock). Tests pass a ManualClock. */
   clock?: Clock
-  /** 'memory' only in this version; 'rocksdb' arrives with the RocksDB backend. */
+  /** Where keyed state lives: 'memory' (default) or 'rocksdb' (larger than memory; working copies in stateDir). */
   stateBackend?: 'memory' | 'rocksdb'
+  /** Directory for RocksDB working copies (default: a folder in the OS temp dir). Checkpoints go to checkpoint.dir. */
   stateDir?: string
   /** Turns on checkpointing: exactly-once state and two-phase-commit sinks, restarts, savepoints. */
   checkpoint?: CheckpointConfig
@@ -51,6 +54,9 @@ export interface ResolvedConfig {
   readonly clock: Clock
   readonly checkpoint: CheckpointConfig | undefined
   readonly restartStrategy: RestartStrategyConfig | undefined
+  readonly stateBackend: 'memory' | 'rocksdb'
+  /** Where RocksDB keeps its working copies (default: the OS temp dir). */
+  readonly stateDir: string
 }
 
 export interface TaskReport {
@@ -191,6 +197,8 @@ export class StreamExecutionEnvironment {
       restartStrategy: config.restartStrategy,
       restoreFrom: options.restoreFrom,
       log: options.log,
+      stateBackend: config.stateBackend,
+      stateDir: config.stateDir,
     })
     const report = (): TaskReport[] =>
       runner.tasks.map((t) => ({ name: t.name, subtask: t.subtaskIndex, recordsIn: t.metrics.recordsIn, recordsOut: t.metrics.recordsOut, peakQueuedRecords: t.peakQueuedRecords() }))
@@ -245,11 +253,12 @@ function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
   if (!(autoWatermarkIntervalMs > 0) || !Number.isFinite(autoWatermarkIntervalMs)) {
     throw new FluxionError('FLX_INVALID_CONFIG', `autoWatermarkIntervalMs must be a finite number > 0, got ${String(options.autoWatermarkIntervalMs)}`)
   }
-  if (options.stateBackend !== undefined && options.stateBackend !== 'memory') {
-    throw new FluxionError(
-      'FLX_INVALID_CONFIG',
-      `stateBackend "${String(options.stateBackend)}" is not available in this version; use 'memory' (the RocksDB backend comes with checkpointing)`,
-    )
+  const stateBackend = options.stateBackend ?? 'memory'
+  if (stateBackend !== 'memory' && stateBackend !== 'rocksdb') {
+    throw new FluxionError('FLX_INVALID_CONFIG', `stateBackend must be 'memory' or 'rocksdb', got ${JSON.stringify(options.stateBackend)}`)
+  }
+  if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir.length === 0)) {
+    throw new FluxionError('FLX_INVALID_CONFIG', 'stateDir must be a directory path for the RocksDB working copies')
   }
   if (options.workers !== undefined) {
     throw new FluxionError('FLX_INVALID_CONFIG', 'option "workers" is not available in this version of Fluxion yet; remove it to run every subtask on the current thread')
@@ -268,6 +277,8 @@ function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
     clock: options.clock ?? new SystemClock(),
     checkpoint,
     restartStrategy: options.restartStrategy,
+    stateBackend,
+    stateDir: options.stateDir ?? join(tmpdir(), 'fluxion-state'),
   }
 }
 

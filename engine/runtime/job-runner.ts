@@ -14,6 +14,8 @@ import { LocalCheckpointStorage, type CheckpointStorage } from '../checkpoint/st
 import type { CheckpointMetadata } from '../checkpoint/types.ts'
 import { committablesOf, isTwoPhaseCommitSink } from '../../operators/sink.ts'
 import { deploy } from './deploy.ts'
+import { keyGroupRangeOf } from '../keys.ts'
+import { RocksDbKeyedStateBackend } from '../../state/rocksdb/rocksdb-backend.ts'
 import { MemoryKeyedStateBackend } from '../../state/memory/memory-backend.ts'
 import { LocalExecutor } from './executor.ts'
 import { createRestartStrategy, type RestartStrategyConfig } from './restart-strategy.ts'
@@ -31,6 +33,9 @@ export interface JobRunnerOptions {
   restoreFrom?: string
   /** Reports what the runner did (restarts, skipped corrupt checkpoints). */
   log?: (message: string) => void
+  stateBackend?: 'memory' | 'rocksdb'
+  /** Parent directory of the RocksDB working copies (one per keyed subtask and attempt). */
+  stateDir?: string
 }
 
 export interface SavepointResult {
@@ -105,7 +110,38 @@ export class JobRunner {
     }
   }
 
+  /** Opens one RocksDB backend per keyed subtask before the tasks are built (opening is asynchronous). */
+  private async openRocksBackends(): Promise<Map<string, RocksDbKeyedStateBackend>> {
+    const opts = this.options
+    const backends = new Map<string, RocksDbKeyedStateBackend>()
+    if (opts.stateBackend !== 'rocksdb') return backends
+    const run = `${opts.jobName.replace(/[^A-Za-z0-9_.-]+/g, '_')}-${process.pid}-${Date.now().toString(36)}`
+    for (const v of this.graph.vertices) {
+      if (v.chainHead !== v.id || !v.transformation.details.keyed) continue
+      for (let subtask = 0; subtask < v.parallelism; subtask++) {
+        const backend = await RocksDbKeyedStateBackend.open({
+          dir: join(opts.stateDir ?? '.fluxion/state', run, `${v.key}-${subtask}`),
+          maxParallelism: this.graph.maxParallelism,
+          keyGroupRange: keyGroupRangeOf(subtask, v.parallelism, this.graph.maxParallelism),
+          clock: opts.clock,
+          trackChanges: opts.checkpoint !== undefined,
+        })
+        backends.set(`${v.key}#${subtask}`, backend)
+      }
+    }
+    return backends
+  }
+
   private async attempt(restore: LoadedCheckpoint | undefined): Promise<void> {
+    const rocks = await this.openRocksBackends()
+    try {
+      await this.runAttempt(restore, rocks)
+    } finally {
+      await Promise.all([...rocks.values()].map((b) => b.close().catch(() => {})))
+    }
+  }
+
+  private async runAttempt(restore: LoadedCheckpoint | undefined, rocks: Map<string, RocksDbKeyedStateBackend>): Promise<void> {
     const opts = this.options
     const wake = { executor: undefined as LocalExecutor | undefined }
     const tasks = deploy(this.graph, {
@@ -116,7 +152,8 @@ export class JobRunner {
       autoWatermarkIntervalMs: opts.autoWatermarkIntervalMs,
       wake: () => wake.executor?.wake(),
       // With checkpoints, backends record what changed so that checkpoints can be incremental.
-      createBackend: ({ maxParallelism, keyGroupRange }) =>
+      createBackend: ({ vertexKey, subtask, maxParallelism, keyGroupRange }) =>
+        rocks.get(`${vertexKey}#${subtask}`) ??
         new MemoryKeyedStateBackend(maxParallelism, keyGroupRange, { clock: opts.clock, trackChanges: opts.checkpoint !== undefined }),
     })
     this.tasks = tasks

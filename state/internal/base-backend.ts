@@ -86,6 +86,7 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
   abstract size(): number
   abstract dispose(): void
 
+  /** The first descriptor that registers a state fixes its serializers and TTL. */
   private register(descriptor: StateDescriptor<any>): S {
     const { name, kind, options } = descriptor
     let state = this.states.get(name)
@@ -153,7 +154,20 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
   /** The bytes of a stored form for a snapshot row, or null when every item has expired. */
   protected encodeLive(state: S, stored: unknown, now: number): Uint8Array | null {
     const live = state.ttl ? withoutExpired(state.kind, stored, now, state.ttl.ttlMs) : stored
-    return live === undefined ? null : state.codec!.encode(live)
+    return live === undefined ? null : this.encode(state, live)
+  }
+
+  /** Encodes with the state's serializer; a failure names the state. */
+  protected encode(state: S, stored: unknown): Uint8Array {
+    try {
+      return state.codec!.encode(stored)
+    } catch (e) {
+      throw new FluxionError(
+        'FLX_USER_FUNCTION_FAILED',
+        `cannot serialize a value of state "${state.name}": ${e instanceof Error ? e.message : String(e)}. The default serializer (node:v8) cannot serialize functions, symbols or class instances with private fields; give the descriptor a serializer.`,
+        { cause: e },
+      )
+    }
   }
 
   protected requireTracking(tracking: boolean): void {

@@ -57,7 +57,11 @@ export class StateCodec {
         return this.packed ? packed(stored, this.ttl) : this.encodeMap(stored as Map<unknown, unknown>)
       default: {
         if (this.v8) {
-          if (!this.ttl) return v8EncodeWithPrefix(stored, 1).fill(0, 0, 1)
+          if (!this.ttl) {
+            const out = v8EncodeWithPrefix(stored, 1)
+            out[0] = 0
+            return out
+          }
           const cell = stored as TtlCell
           const out = v8EncodeWithPrefix(cell.v, 9)
           out[0] = FLAG_TTL

@@ -4,14 +4,16 @@
  *   npx tsx state/rocksdb/bench.ts [--keys 1000000] [--runs 3] [--cache 100000]
  *
  * Per run and backend: populate (1M updates), get+update throughput with 10k hot keys and with
- * keys uniform over 1M, snapshotIncremental after 1% of the keys changed (time, rows, bytes once
- * v8-serialized), full snapshot (time, bytes) and restore of that full snapshot into a fresh
- * backend. Prints one JSON object: the medians over runs, and every run.
+ * keys uniform over 1M, full snapshot (time, bytes), then 5 epochs in which 1% of the keys change,
+ * each ended by snapshotIncremental (median and worst time; rows and v8-serialized bytes), and
+ * restore of the full snapshot into a fresh backend. Prints one JSON object: the medians over
+ * runs, and every run.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serialize } from 'node:v8'
+import { serialize, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { ValueStateDescriptor } from '../api.ts'
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../backend.ts'
 import { MemoryKeyedStateBackend } from '../memory/memory-backend.ts'
@@ -25,8 +27,12 @@ const KEYS = arg('keys', 1_000_000)
 const RUNS = arg('runs', 3)
 const CACHE = arg('cache', 100_000)
 const HOT = 10_000
+const EPOCHS = 5
 const MAX_PARALLELISM = 128
 const RANGE = { start: 0, end: MAX_PARALLELISM - 1 }
+// A full GC between phases keeps one phase's garbage out of the next one's timing.
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
 const root = mkdtempSync(join(tmpdir(), 'fluxion-state-bench-'))
 let dirs = 0
 
@@ -61,6 +67,7 @@ function getUpdate(b: KeyedStateBackend, ops: number, range: number, seed: numbe
   const next = rng(seed)
   const keys = new Int32Array(ops)
   for (let i = 0; i < ops; i++) keys[i] = Math.floor(next() * range)
+  gc()
   const t0 = performance.now()
   for (let i = 0; i < ops; i++) {
     b.setCurrentKey(keys[i])
@@ -82,37 +89,48 @@ async function runOnce(kind: Kind, run: number): Promise<Record<string, number>>
   const b = await create(kind)
   const v = b.getValueState(descriptor)
   // Populate: one update per key.
-  let t0 = performance.now()
+  const t0 = performance.now()
   for (let k = 0; k < KEYS; k++) {
     b.setCurrentKey(k)
     v.update(k)
   }
   out.populateOpsPerSec = KEYS / ((performance.now() - t0) / 1000)
+  gc()
 
   const hotOps = kind === 'memory' ? 2_000_000 : 1_000_000
   const uniformOps = kind === 'memory' ? 2_000_000 : 300_000
   out.hotGetUpdateOpsPerSec = getUpdate(b, hotOps, HOT, 1 + run)
   out.uniformGetUpdateOpsPerSec = getUpdate(b, uniformOps, KEYS, 1000 + run)
 
+  gc()
   // Full snapshot (also the base of the next delta).
   const [full, fullMs] = time(() => b.snapshot())
   out.fullSnapshotMs = fullMs
   out.fullSnapshotRows = rows(full)
   out.fullSnapshotBytes = serialize(full).length
 
-  // 1% of the keys change, then the delta.
+  gc()
+  // Epochs in which 1% of the keys change, each followed by the delta (the barrier's synchronous
+  // part); the median and the worst of EPOCHS epochs, as single pauses are at the mercy of GC.
   const next = rng(77 + run)
-  t0 = performance.now()
-  for (let i = 0; i < KEYS / 100; i++) {
-    b.setCurrentKey(Math.floor(next() * KEYS))
-    v.update(-i)
+  const pauses: number[] = []
+  for (let epoch = 0; epoch < EPOCHS; epoch++) {
+    for (let i = 0; i < KEYS / 100; i++) {
+      b.setCurrentKey(Math.floor(next() * KEYS))
+      v.update(-i)
+    }
+    const [delta, deltaMs] = time(() => b.snapshotIncremental())
+    pauses.push(deltaMs)
+    if (epoch === 0) {
+      out.incrementalRows = rows(delta)
+      out.incrementalBytes = serialize(delta).length
+    }
   }
-  const [delta, deltaMs] = time(() => b.snapshotIncremental())
-  out.incrementalMs = deltaMs
-  out.incrementalRows = rows(delta)
-  out.incrementalBytes = serialize(delta).length
+  out.incrementalMedianMs = median(pauses)
+  out.incrementalMaxMs = Math.max(...pauses)
   await release(b)
 
+  gc()
   // Restore the full snapshot into a fresh backend.
   const r = await create(kind)
   const [, restoreMs] = time(() => r.restore([full]))
@@ -131,7 +149,7 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       for (const kind of ['memory', 'rocksdb'] as const) {
         all[kind].push(await runOnce(kind, run))
-        globalThis.gc?.()
+        gc()
       }
     }
   } finally {
@@ -147,6 +165,8 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         keys: KEYS,
+        node: process.version,
+        loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
         hotKeys: HOT,
         rocksdbCacheEntries: CACHE,
         runs: RUNS,

@@ -199,11 +199,12 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
           if (!e.dirty) continue
           const key = encodeKey(e.keyGroup, state.id, ns, stateKeyOfMapKey(mk))
           if (e.v === undefined) writer.del(key, e)
-          else writer.put(key, state.codec!.encode(e.v), e)
+          else writer.put(key, this.encode(state, e.v), e)
         }
       }
     }
     writer.end()
+    if (writer.count > 0) this.mayHoldRows = true
   }
 
   private getMany(keys: Buffer[]): (Buffer | undefined)[] {
@@ -363,6 +364,8 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
 class BatchWriter {
   private batch: RocksChainedBatch | undefined
   private flushed: CacheEntry[] = []
+  /** Operations written so far. */
+  count = 0
 
   constructor(private readonly db: RocksLevel) {}
 
@@ -381,6 +384,7 @@ class BatchWriter {
   }
 
   private written(entry: CacheEntry | undefined): void {
+    this.count++
     if (entry !== undefined) this.flushed.push(entry)
     if (this.batch!.length >= BATCH) this.end()
   }

@@ -393,6 +393,15 @@ export function backendContract(name: string, factory: BackendFactory): void {
     })
   })
 
+  describe(`${name}: serialization failures`, () => {
+    it('names the state whose value cannot be serialized', async () => {
+      const b = await backends.create()
+      b.setCurrentKey('k')
+      b.getValueState(new ValueStateDescriptor<unknown>('fn')).update(() => 1)
+      expect(() => b.snapshot()).toThrow(/cannot serialize a value of state "fn"/)
+    })
+  })
+
   describe(`${name}: many keys`, () => {
     it('keeps every entry of a state much larger than a small cache', async () => {
       let b = await backends.create()

@@ -83,7 +83,13 @@ export function snapshotContract(name: string, backends: Backends): void {
       const again = await backends.restored([r.snapshot()]) // 'kept' and 'changed' were never registered on r
       again.setCurrentKey('k')
       expect(again.getValueState(new ValueStateDescriptor<number>('kept')).value()).toBe(1)
-      const replaced = await backends.restored([first, second])
+      const replaced = await backends.create()
+      replaced.setCurrentKey('stale')
+      replaced.getValueState(new ValueStateDescriptor<number>('kept')).update(7)
+      replaced.restore([second]) // into a used backend: the full snapshot replaces its key groups
+      expect(replaced.size()).toBe(1)
+      replaced.setCurrentKey('stale')
+      expect(replaced.getValueState(new ValueStateDescriptor<number>('kept')).value()).toBeUndefined()
       replaced.setCurrentKey('k')
       expect(replaced.getValueState(new ValueStateDescriptor<number>('kept')).value()).toBeUndefined()
       expect(replaced.getValueState(new ValueStateDescriptor<number>('changed')).value()).toBe(2)
