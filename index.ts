@@ -38,8 +38,18 @@ export type { ProcessFunction, KeyedProcessFunction, ProcessContext, KeyedProces
 export type { ProcessJoinFunction, ProcessJoinContext } from './operators/join/interval-join.ts'
 export type { Sink, SinkWriter, SinkWriterContext } from './operators/sink.ts'
 
-export { ValueStateDescriptor, ListStateDescriptor, MapStateDescriptor } from './state/api.ts'
-export type { ValueState, ListState, MapState } from './state/api.ts'
+export { ValueStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, AggregatingStateDescriptor, V8_SERIALIZER } from './state/api.ts'
+export type {
+  ValueState,
+  ListState,
+  MapState,
+  ReducingState,
+  AggregatingState,
+  StateSerializer,
+  StateTtlConfig,
+  StateDescriptorOptions,
+  MapStateDescriptorOptions,
+} from './state/api.ts'
 
 export { CollectionSource } from './connectors/collection-source.ts'
 export { GeneratorSource } from './connectors/generator-source.ts'

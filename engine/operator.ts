@@ -148,9 +148,9 @@ export abstract class StreamOperator<IN, OUT> {
    */
   snapshotState(incremental = false, checkpointId = FINAL_CHECKPOINT_ID): OperatorSnapshot {
     const snap: OperatorSnapshot = {}
-    const backend = this.ctx.backend as (KeyedStateBackend & { snapshotIncremental?: () => KeyedStateSnapshot }) | undefined
+    const backend = this.ctx.backend
     if (backend) {
-      if (incremental && backend.snapshotIncremental) {
+      if (incremental) {
         snap.keyed = backend.snapshotIncremental()
         snap.keyedIncremental = true
       } else snap.keyed = backend.snapshot()

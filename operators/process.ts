@@ -7,7 +7,7 @@ import type { Collector } from '../engine/output.ts'
 import type { OutputTag } from '../engine/output-tag.ts'
 import { NO_TIMESTAMP, hasTimestamp } from '../engine/time.ts'
 import type { InternalTimerService, Timer } from '../engine/timers.ts'
-import type { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../state/api.ts'
+import type { AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/api.ts'
 import { VOID_NAMESPACE, type Namespace } from '../state/backend.ts'
 import type { KeyedProcessFunction, OnTimerContext, RuntimeContext, TimerService } from './process-function.ts'
 
@@ -50,6 +50,12 @@ export class ProcessOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
       },
       getMapState<MK, MV>(d: MapStateDescriptor<MK, MV>) {
         return op.keyedBackend().getMapState(d)
+      },
+      getReducingState<T>(d: ReducingStateDescriptor<T>) {
+        return op.keyedBackend().getReducingState(d)
+      },
+      getAggregatingState<IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>) {
+        return op.keyedBackend().getAggregatingState(d)
       },
     }
   }

@@ -181,7 +181,7 @@ export interface KeyedStateStore {
    * Optional only until the process operator's runtime context implements it (every
    * KeyedStateBackend does); then it becomes required.
    */
-  getReducingState?<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>
   /** See getReducingState. */
-  getAggregatingState?<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>
 }
