@@ -60,6 +60,7 @@ export { TransactionalJsonLinesSink } from './connectors/transactional-file-sink
 export type { FileCommittable } from './connectors/transactional-file-sink.ts'
 export type { TwoPhaseCommitSink, PrecommittingSinkWriter, Committer } from './operators/sink.ts'
 export type { CheckpointConfig } from './engine/checkpoint/coordinator.ts'
+export type { CheckpointStats } from './engine/checkpoint/types.ts'
 export type { RestartStrategyConfig } from './engine/runtime/restart-strategy.ts'
 export type { ExecuteOptions } from './engine/api/environment.ts'
 export type { SavepointResult } from './engine/runtime/job-runner.ts'

@@ -10,6 +10,7 @@ import { Transformation } from '../graph/transformation.ts'
 import { JobRunner, type SavepointResult } from '../runtime/job-runner.ts'
 import { validateRestartStrategy, type RestartStrategyConfig } from '../runtime/restart-strategy.ts'
 import type { CheckpointConfig } from '../checkpoint/coordinator.ts'
+import type { CheckpointStats } from '../checkpoint/types.ts'
 import { SourceOperator } from '../runtime/source-operator.ts'
 import type { Source } from '../source.ts'
 import { SystemClock, type Clock } from '../time.ts'
@@ -94,6 +95,8 @@ export interface JobClient {
   /** Takes a savepoint (needs checkpointing); restore it later with execute(name, { restoreFrom: path }). */
   triggerSavepoint(): Promise<SavepointResult>
   restarts(): number
+  /** Costs of recent checkpoints: duration, barrier pause (maxSyncMs), bytes written. */
+  checkpointStats(): CheckpointStats[]
 }
 
 const KNOWN_OPTIONS = new Set<keyof EnvironmentOptions>([
@@ -210,6 +213,7 @@ export class StreamExecutionEnvironment {
       cancel: () => runner.cancel(),
       tasks: report,
       triggerSavepoint: () => runner.triggerSavepoint(),
+      checkpointStats: () => runner.checkpointStats(),
       restarts: () => runner.restarts,
     }
   }

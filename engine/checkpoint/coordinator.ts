@@ -17,7 +17,7 @@ import type { Clock } from '../time.ts'
 import { FINAL_CHECKPOINT_ID } from '../operator.ts'
 import type { Task } from '../runtime/task.ts'
 import type { CheckpointStorage } from './storage.ts'
-import type { CheckpointMetadata, SubtaskStateHandle, TaskAck, TaskSnapshot } from './types.ts'
+import type { CheckpointMetadata, CheckpointStats, SubtaskStateHandle, TaskAck, TaskSnapshot } from './types.ts'
 import { compactTaskChain } from './compaction.ts'
 
 export interface CheckpointConfig {
@@ -43,7 +43,7 @@ interface PendingCheckpoint {
   incremental: boolean
   startedAt: number
   acks: TaskAck[]
-  writes: Promise<{ ack: TaskAck; handle: string }>[]
+  writes: Promise<{ ack: TaskAck; handle: string; bytes: number }>[]
   done?: (meta: CheckpointMetadata) => void
   fail?: (e: unknown) => void
 }
@@ -53,6 +53,8 @@ export class CheckpointCoordinator {
   failure: FluxionError | null = null
   /** The latest complete checkpoint (taken or restored). */
   latest: CheckpointMetadata | undefined
+  /** Costs of the last 100 complete checkpoints, oldest first. */
+  readonly stats: CheckpointStats[] = []
   private readonly retained: CheckpointMetadata[] = []
   private pending: PendingCheckpoint | null = null
   private completing: Promise<void> = Promise.resolve()
@@ -141,7 +143,7 @@ export class CheckpointCoordinator {
     if (!p || ack.checkpointId !== p.id) return // an abandoned checkpoint
     p.acks.push(ack)
     const storage = p.savepoint ? this.savepointStorage : this.storage
-    p.writes.push(storage.writeState(p.id, `${ack.headVertex}-${ack.subtask}`, ack.snapshot).then((handle) => ({ ack, handle })))
+    p.writes.push(storage.writeState(p.id, `${ack.headVertex}-${ack.subtask}`, ack.snapshot).then((w) => ({ ack, ...w })))
     if (p.acks.length === this.tasks.length) {
       this.completing = this.completing.then(() => this.complete(p))
     }
@@ -160,6 +162,15 @@ export class CheckpointCoordinator {
     }
     if (this.pending === p) this.pending = null
     this.failures = 0
+    this.stats.push({
+      checkpointId: p.id,
+      savepoint: p.savepoint,
+      incremental: p.incremental,
+      durationMs: this.clock.now() - p.startedAt,
+      maxSyncMs: Math.max(0, ...p.acks.map((a) => a.syncMs)),
+      bytes: (await Promise.all(p.writes)).reduce((n, w) => n + w.bytes, 0),
+    })
+    if (this.stats.length > 100) this.stats.shift()
     if (!p.savepoint) {
       this.latest = meta
       this.sinceFull = p.incremental ? this.sinceFull + 1 : 0
@@ -189,8 +200,8 @@ export class CheckpointCoordinator {
         this.compactions = this.compactions.then(async () => {
           try {
             const chain = (await Promise.all(files.map((f) => this.storage.readState(f)))) as TaskSnapshot[]
-            const base = await this.storage.writeState(meta.checkpointId, `${head}-${s.subtask}.base`, compactTaskChain(chain))
-            this.compacted.set(id, { upTo: files[files.length - 1], base })
+            const { handle } = await this.storage.writeState(meta.checkpointId, `${head}-${s.subtask}.base`, compactTaskChain(chain))
+            this.compacted.set(id, { upTo: files[files.length - 1], base: handle })
           } catch {
             // A failed compaction only means the chain stays long; the next one tries again.
           } finally {
@@ -255,8 +266,8 @@ export class CheckpointCoordinator {
     const id = this.nextId++
     const written = await Promise.all(
       this.tasks.map(async (t) => {
-        const ack: TaskAck = { checkpointId: id, headVertex: t.headVertex, subtask: t.subtaskIndex, snapshot: t.finalSnapshot! }
-        return { ack, handle: await this.storage.writeState(id, `${t.headVertex}-${t.subtaskIndex}`, ack.snapshot) }
+        const ack: TaskAck = { checkpointId: id, headVertex: t.headVertex, subtask: t.subtaskIndex, snapshot: t.finalSnapshot!, syncMs: 0 }
+        return { ack, ...(await this.storage.writeState(id, `${t.headVertex}-${t.subtaskIndex}`, ack.snapshot)) }
       }),
     )
     const meta = { ...this.metadataOf(id, false, false, written), final: true }

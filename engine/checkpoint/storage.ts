@@ -15,8 +15,8 @@ import { FluxionError } from '../errors.ts'
 import type { CheckpointMetadata } from './types.ts'
 
 export interface CheckpointStorage {
-  /** Writes one state file of checkpoint n; returns its handle (a path relative to the root). */
-  writeState(checkpointId: number, name: string, value: unknown): Promise<string>
+  /** Writes one state file of checkpoint n; returns its handle (a path relative to the root) and size. */
+  writeState(checkpointId: number, name: string, value: unknown): Promise<{ handle: string; bytes: number }>
   readState(handle: string): Promise<unknown>
   /** Step 5: write, fsync, rename — only then is the checkpoint complete. */
   writeMetadata(metadata: CheckpointMetadata): Promise<void>
@@ -73,12 +73,13 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     return `chk-${checkpointId}`
   }
 
-  async writeState(checkpointId: number, name: string, value: unknown): Promise<string> {
+  async writeState(checkpointId: number, name: string, value: unknown): Promise<{ handle: string; bytes: number }> {
     const dir = this.dirOf(checkpointId)
     await mkdir(join(this.root, dir), { recursive: true })
     const handle = `${dir}/${name}.state`
-    await writeDurably(join(this.root, handle), frame(value))
-    return handle
+    const bytes = frame(value)
+    await writeDurably(join(this.root, handle), bytes)
+    return { handle, bytes: bytes.length }
   }
 
   async readState(handle: string): Promise<unknown> {

@@ -26,6 +26,21 @@ export interface TaskAck {
   headVertex: string
   subtask: number
   snapshot: TaskSnapshot
+  /** Time the task spent on the synchronous part of its snapshot (the pause at the barrier), ms. */
+  syncMs: number
+}
+
+/** What one checkpoint cost. */
+export interface CheckpointStats {
+  checkpointId: number
+  savepoint: boolean
+  incremental: boolean
+  /** From trigger to complete metadata, ms of processing time. */
+  durationMs: number
+  /** Longest synchronous snapshot of any task: how long a task paused at the barrier, ms. */
+  maxSyncMs: number
+  /** Bytes of the state files this checkpoint wrote (not counting files it reuses). */
+  bytes: number
 }
 
 /** The state files of one subtask of a vertex chain, oldest first: a full base, then deltas. */

@@ -11,7 +11,7 @@ import type { Clock } from '../time.ts'
 import { CheckpointCoordinator, type CheckpointConfig } from '../checkpoint/coordinator.ts'
 import { loadCheckpoint, loadLatestCheckpoint, operatorStatesOf, type LoadedCheckpoint } from '../checkpoint/restore.ts'
 import { LocalCheckpointStorage, type CheckpointStorage } from '../checkpoint/storage.ts'
-import type { CheckpointMetadata } from '../checkpoint/types.ts'
+import type { CheckpointMetadata, CheckpointStats } from '../checkpoint/types.ts'
 import { committablesOf, isTwoPhaseCommitSink } from '../../operators/sink.ts'
 import { deploy } from './deploy.ts'
 import { keyGroupRangeOf } from '../keys.ts'
@@ -197,6 +197,11 @@ export class JobRunner {
       await committer.commit(committables)
       await committer.abortUncommitted?.(committables)
     }
+  }
+
+  /** Costs of recent checkpoints (empty without checkpointing). */
+  checkpointStats(): CheckpointStats[] {
+    return [...(this.coordinator?.stats ?? [])]
   }
 
   /** The latest complete checkpoint, if checkpointing. */

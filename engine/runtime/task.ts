@@ -235,9 +235,11 @@ export class Task {
 
   /** Snapshot every chained operator (synchronous part), forward the barrier, acknowledge. */
   private performCheckpoint(checkpointId: number): void {
+    const started = performance.now() // a measurement only; event and processing time use the Clock
     const snapshot = this.takeSnapshot(this.incrementalSnapshots, checkpointId)
+    const syncMs = performance.now() - started
     for (const out of this.edgeOutputs) out.emitBarrier(checkpointId)
-    this.onCheckpoint({ checkpointId, headVertex: this.headVertex, subtask: this.subtaskIndex, snapshot })
+    this.onCheckpoint({ checkpointId, headVertex: this.headVertex, subtask: this.subtaskIndex, snapshot, syncMs })
   }
 
   private takeSnapshot(incremental: boolean, checkpointId: number): TaskSnapshot {
