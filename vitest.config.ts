@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['**/*.spec.ts'],
     exclude: ['node_modules/**', 'bench/peers/**'],
     testTimeout: 60_000,
+    // Starts the local Kafka broker and schema registry (or uses KAFKA_BROKERS/SCHEMA_REGISTRY_URL).
+    globalSetup: ['./tests/kafka-setup.ts'],
     hookTimeout: 120_000,
   },
 })

@@ -99,6 +99,7 @@ export default function setup(): (() => void) | undefined {
   }
   process.env.KAFKA_BROKERS = gotBrokers
   process.env.SCHEMA_REGISTRY_URL = gotRegistry
+  process.env.FLUXION_KAFKA_LOCAL = '1' // tests/kafka/env.ts: restartBroker() may act on this stack
   console.log(`[kafka-setup] local stack ${vars.get('FLUXION_KAFKA_STACK') ?? 'up'}: KAFKA_BROKERS=${gotBrokers} SCHEMA_REGISTRY_URL=${gotRegistry}`)
 
   const started = vars.get('FLUXION_KAFKA_STACK') === 'started'

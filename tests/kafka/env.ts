@@ -3,7 +3,10 @@
 // tests/kafka-setup.ts (vitest globalSetup) sets KAFKA_BROKERS and SCHEMA_REGISTRY_URL: either the
 // values the caller gave, or those of the local stack it started with scripts/kafka/up.sh. A test
 // that runs without them fails here, loudly: Kafka tests never skip.
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 
 function required(name: 'KAFKA_BROKERS' | 'SCHEMA_REGISTRY_URL'): string {
   const value = process.env[name]?.trim()
@@ -32,4 +35,20 @@ export function schemaRegistryUrl(): string {
 /** A name unique to this call, for topics, subjects, groups and transactional ids: `${prefix}-<time>-<random>`. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+}
+
+/** True when the addresses are those of the local stack that scripts/kafka/up.sh manages (not given by the caller). */
+export function isLocalStack(): boolean {
+  return process.env.FLUXION_KAFKA_LOCAL === '1'
+}
+
+/**
+ * Restarts the local broker, keeping its data; resolves once it answers again. `crash: true` kills it
+ * with SIGKILL instead of a clean shutdown. Only for the local stack (see isLocalStack()): a broker
+ * given through KAFKA_BROKERS is not ours to restart, and this throws.
+ */
+export async function restartBroker(opts: { crash?: boolean } = {}): Promise<void> {
+  if (!isLocalStack()) throw new Error('restartBroker() needs the local stack from scripts/kafka/up.sh, not an external KAFKA_BROKERS')
+  const script = fileURLToPath(new URL('../../scripts/kafka/restart-broker.sh', import.meta.url))
+  await promisify(execFile)('bash', opts.crash ? [script, '--kill'] : [script], { timeout: 5 * 60_000 })
 }
