@@ -23,6 +23,7 @@ export type FluxionErrorCode =
   | 'FLX_CHECKPOINT_CORRUPT'
   | 'FLX_CHECKPOINT_NOT_FOUND'
   | 'FLX_CHECKPOINT_FAILED'
+  | 'FLX_STATE_INCOMPATIBLE'
   | 'FLX_INTERNAL'
 
 /** Who is at fault: the job's code or config, something outside the engine, or the engine itself. */
@@ -57,6 +58,7 @@ const DEFAULT_DOMAIN: Record<FluxionErrorCode, ErrorDomain> = {
   FLX_CHECKPOINT_CORRUPT: 'external',
   FLX_CHECKPOINT_NOT_FOUND: 'config',
   FLX_CHECKPOINT_FAILED: 'external',
+  FLX_STATE_INCOMPATIBLE: 'config',
   FLX_INTERNAL: 'internal',
 }
 

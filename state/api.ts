@@ -6,8 +6,11 @@
  * Backends keep live values as objects: do not mutate an object after `update` (or one returned by
  * a read) unless you write it again — a checkpoint only sees what was written.
  *
- * Each descriptor may carry a serializer (v8 serialize/deserialize by default) and a TTL.
+ * Each descriptor may carry a serializer (v8 serialize/deserialize by default) or an Avro schema,
+ * and a TTL. With an Avro schema the state's schema can evolve between a checkpoint and a restore
+ * (fields added with defaults, fields removed, promotions): see state/README.md.
  */
+import { parseAvroSchema, type AvroSchemaInfo } from './internal/avro.ts'
 import { v8DecodeAt, v8EncodeWithPrefix } from './internal/v8-fast.ts'
 
 /** Turns what a state stores into bytes for checkpoints and the RocksDB backend, and back. */
@@ -39,6 +42,12 @@ export interface StateTtlConfig {
   visibility?: 'neverReturnExpired' | 'returnExpiredIfNotCleanedUp'
 }
 
+/**
+ * An Avro schema as avsc takes it: a schema object (`{ type: 'record', name, fields }`), its JSON
+ * text (or a bare type name such as `'long'`), or an avsc `Type` (e.g. one with logical types).
+ */
+export type AvroSchema = string | object
+
 export interface StateDescriptorOptions<T> {
   /** Value returned by ValueState.value() when nothing is stored (value state only). */
   defaultValue?: T
@@ -47,6 +56,16 @@ export interface StateDescriptorOptions<T> {
    * the map value (map state), the accumulator (aggregating state). Default: V8_SERIALIZER.
    */
   serializer?: StateSerializer<T>
+  /**
+   * Stores each item (see `serializer`; map keys keep the key serializer) as Avro binary with this
+   * schema, instead of a serializer. Checkpoints keep the writer schema; a job restored with a
+   * changed schema reads the old entries through Avro schema resolution (fields added with
+   * defaults, fields removed, int → long → float → double, …). A change Avro cannot resolve fails
+   * the registration of the state with FLX_STATE_INCOMPATIBLE. Values follow avsc's mapping:
+   * records are objects, `long` is a number, `bytes` a Buffer, unions of null and one type are
+   * unwrapped. Exclusive with `serializer`.
+   */
+  avroSchema?: AvroSchema
   ttl?: StateTtlConfig
 }
 
@@ -59,6 +78,9 @@ export type StateKind = 'value' | 'list' | 'map' | 'reducing' | 'aggregating'
 
 export abstract class StateDescriptor<T = unknown> {
   abstract readonly kind: StateKind
+  /** @internal the parsed `options.avroSchema`. */
+  readonly avro: AvroSchemaInfo | undefined
+
   constructor(
     readonly name: string,
     readonly options: StateDescriptorOptions<T> = {},
@@ -67,6 +89,14 @@ export abstract class StateDescriptor<T = unknown> {
     const ttl = options.ttl
     if (ttl !== undefined && !(Number.isFinite(ttl.ttlMs) && ttl.ttlMs > 0)) {
       throw new TypeError(`state "${name}": ttl.ttlMs must be a positive number of milliseconds, got ${String(ttl.ttlMs)}`)
+    }
+    if (options.avroSchema !== undefined) {
+      if (options.serializer !== undefined) throw new TypeError(`state "${name}": give the descriptor either a serializer or an avroSchema, not both`)
+      try {
+        this.avro = parseAvroSchema(options.avroSchema)
+      } catch (e) {
+        throw new TypeError(`state "${name}": invalid avroSchema: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+      }
     }
   }
 }

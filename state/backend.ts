@@ -69,6 +69,12 @@ export type SnapshotRow = [keyGroup: number, stateKey: string, namespace: Namesp
 export interface StateSnapshot {
   kind: StateKind
   rows: SnapshotRow[]
+  /**
+   * For states declared with an `avroSchema`: the writer schemas (JSON of their Parsing Canonical
+   * Form) that the rows' frames name by fingerprint — one, or several when entries written before
+   * a schema change were not rewritten yet. Absent when no row holds Avro.
+   */
+  avroSchemas?: string[]
 }
 
 /**
@@ -115,7 +121,9 @@ export interface KeyedStateBackend {
   /**
    * Applies `snapshots` in order — full ones replace the key groups they cover, incremental ones
    * apply their writes and deletions — keeping only rows of this backend's key groups (rescaling).
-   * Called before the state is used. Throws when a snapshot has another maxParallelism.
+   * Called before the state is used. Throws when a snapshot has another maxParallelism, and
+   * FLX_STATE_INCOMPATIBLE when a state already registered with an `avroSchema` cannot read the
+   * restored entries (otherwise that check happens when the state is registered).
    */
   restore(snapshots: readonly KeyedStateSnapshot[]): void
   /** Number of (state, namespace, key) entries; for tests and metrics (may cost O(state)). */

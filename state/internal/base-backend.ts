@@ -27,7 +27,8 @@ import type {
   KeyGroupRange,
   StateSnapshot,
 } from '../backend.ts'
-import { StateCodec, withoutExpired } from './codec.ts'
+import { AvroSchemas, AvroStateCodec, notAvroError } from './avro.ts'
+import { isAvroFrame, StateCodec, withoutExpired } from './codec.ts'
 import { AggregatingHandle, ListHandle, MapHandle, ReducingHandle, TtlListHandle, TtlMapHandle, TtlValueTable, ValueHandle, type StateTable, type TtlPolicy } from './handles.ts'
 import { mapKeyOf, type MapKey } from './keys.ts'
 
@@ -37,6 +38,13 @@ export interface RegisteredState {
   /** Set when a descriptor registers the state; until then restored entries stay encoded. */
   codec: StateCodec | undefined
   ttl: TtlPolicy | undefined
+  /**
+   * Avro writer schemas that stored entries of this state may name (from restored snapshots and
+   * the descriptor); kept for the backend's lifetime, so entries of any of them stay readable.
+   */
+  schemas: AvroSchemas
+  /** Whether a restored snapshot held entries of this state written without an Avro schema. */
+  plainRows: boolean
 }
 
 const KINDS: readonly StateKind[] = ['value', 'list', 'map', 'reducing', 'aggregating']
@@ -86,7 +94,11 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
   abstract size(): number
   abstract dispose(): void
 
-  /** The first descriptor that registers a state fixes its serializers and TTL. */
+  /**
+   * The first descriptor that registers a state fixes its serializers (or Avro schema) and TTL.
+   * With an Avro schema, every writer schema restored for the state must resolve against it
+   * (FLX_STATE_INCOMPATIBLE otherwise).
+   */
   private register(descriptor: StateDescriptor<any>): S {
     const { name, kind, options } = descriptor
     let state = this.states.get(name)
@@ -97,8 +109,12 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
       throw new FluxionError('FLX_INVALID_CONFIG', `state "${name}" was registered as ${state.kind} state and cannot be used as ${kind} state; give each state its own name`)
     }
     if (state.codec === undefined) {
+      const own = descriptor.avro
+      if (own !== undefined && state.plainRows) throw notAvroError(name)
+      const avro = new AvroStateCodec(name, own, state.schemas)
+      if (own !== undefined) for (const writer of state.schemas.values()) avro.check(writer)
       const keySerializer = (options as MapStateDescriptorOptions<unknown, unknown>).keySerializer ?? V8_SERIALIZER
-      state.codec = new StateCodec(kind, options.serializer ?? V8_SERIALIZER, keySerializer, options.ttl !== undefined)
+      state.codec = new StateCodec(kind, options.serializer ?? V8_SERIALIZER, keySerializer, options.ttl !== undefined, avro)
       state.ttl = options.ttl && {
         ttlMs: options.ttl.ttlMs,
         updateOnRead: options.ttl.updateType === 'onReadAndWrite',
@@ -108,6 +124,9 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
       this.onRegistered(state)
     } else if (state.codec.ttl !== (options.ttl !== undefined)) {
       throw new FluxionError('FLX_INVALID_CONFIG', `state "${name}" was registered ${state.codec.ttl ? 'with' : 'without'} a TTL; every descriptor of one state must agree on having a TTL`)
+    } else if (state.codec.avro?.own?.key !== descriptor.avro?.key) {
+      const was = state.codec.avro?.own === undefined ? 'without an avroSchema' : descriptor.avro === undefined ? 'with an avroSchema' : 'with another avroSchema'
+      throw new FluxionError('FLX_INVALID_CONFIG', `state "${name}" was registered ${was}; every descriptor of one state must use the same avroSchema`)
     }
     return state
   }
@@ -162,11 +181,44 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
     try {
       return state.codec!.encode(stored)
     } catch (e) {
-      throw new FluxionError(
-        'FLX_USER_FUNCTION_FAILED',
-        `cannot serialize a value of state "${state.name}": ${e instanceof Error ? e.message : String(e)}. The default serializer (node:v8) cannot serialize functions, symbols or class instances with private fields; give the descriptor a serializer.`,
-        { cause: e },
-      )
+      const hint = state.codec!.avro?.own
+        ? 'Write values that match the avroSchema (records as objects with every field, null only where a union allows it).'
+        : 'The default serializer (node:v8) cannot serialize functions, symbols or class instances with private fields; give the descriptor a serializer.'
+      throw new FluxionError('FLX_USER_FUNCTION_FAILED', `cannot serialize a value of state "${state.name}": ${e instanceof Error ? e.message : String(e)}. ${hint}`, { cause: e })
+    }
+  }
+
+  /**
+   * Adds to each Avro state of `snapshot` the writer schemas its rows name (call once the rows are
+   * in). Costs a look at each row's header, for states that have seen an Avro schema only.
+   */
+  protected addAvroSchemas(snapshot: KeyedStateSnapshot): KeyedStateSnapshot {
+    for (const [name, s] of Object.entries(snapshot.states)) {
+      const state = this.states.get(name)
+      if (state === undefined || state.schemas.size === 0) continue
+      const schemas = state.schemas.canonicalsOf(s.rows)
+      if (schemas.length > 0) s.avroSchemas = schemas
+    }
+    return snapshot
+  }
+
+  /**
+   * Takes in the Avro writer schemas of a restored state snapshot (before its rows), and notes rows
+   * written without one. A registered state checks them at once: FLX_STATE_INCOMPATIBLE fails
+   * the restore.
+   */
+  protected restoreAvroSchemas(state: S, snapshot: StateSnapshot): void {
+    const { avroSchemas, rows } = snapshot
+    if (avroSchemas !== undefined) {
+      if (!Array.isArray(avroSchemas)) throw new FluxionError('FLX_CHECKPOINT_CORRUPT', `cannot restore state "${state.name}": avroSchemas is not an array`)
+      for (const canonical of avroSchemas) {
+        const writer = state.schemas.add(canonical)
+        if (state.codec?.avro?.own) state.codec.avro.check(writer)
+      }
+    }
+    if (!state.plainRows && rows.some((r) => r[3] !== null && !isAvroFrame(r[3]))) {
+      state.plainRows = true
+      if (state.codec?.avro?.own) throw notAvroError(state.name)
     }
   }
 

@@ -9,7 +9,9 @@
  *   bit 0 (FLAG_TTL)    each item carries its TTL timestamp (float64 LE, epoch ms)
  *   bit 1 (FLAG_PACKED) list/map only: the whole array or Map is one v8.serialize payload (used
  *                       when the descriptor keeps the default serializers; much faster)
- * then:
+ *   bit 2 (FLAG_AVRO)   items are Avro binary; the header is followed by the 8-byte fingerprint
+ *                       (CRC-64-AVRO, little-endian) of the schema they were written with
+ * then [fp]? and:
  *   value:            [ts]? payload
  *   list, packed:     v8(array of values | array of {v, ts})
  *   list:             u32 count, then per element: [ts]? u32 length, payload
@@ -17,13 +19,22 @@
  *   map:              u32 count, then per entry: [ts]? u32 keyLength, key, u32 valueLength, value
  * Decoding converts between the TTL and non-TTL forms, so TTL can be switched on or off for a
  * state between a snapshot and a restore (entries restored into a TTL state start their TTL then).
+ * Avro payloads are read through the state's AvroStateCodec (avro.ts): with the schema the
+ * fingerprint names, resolved against the descriptor's.
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import { V8_SERIALIZER, type StateKind, type StateSerializer } from '../api.ts'
+import { FINGERPRINT_BYTES, FLAG_AVRO, notAvroError, type AvroStateCodec } from './avro.ts'
 import { v8DecodeAt, v8EncodeWithPrefix } from './v8-fast.ts'
 
 export const FLAG_TTL = 1
 export const FLAG_PACKED = 2
+export { FLAG_AVRO }
+
+/** Whether a frame holds Avro items (and a schema fingerprint). */
+export function isAvroFrame(bytes: Uint8Array): boolean {
+  return (bytes[0] & FLAG_AVRO) !== 0
+}
 
 /** A value with the time (epoch ms) its TTL started. */
 export class TtlCell<T = unknown> {
@@ -33,20 +44,37 @@ export class TtlCell<T = unknown> {
   ) {}
 }
 
+type Deserialize = (bytes: Uint8Array) => unknown
+
 export class StateCodec {
   /** List/map: the whole structure is one v8 payload. */
   private readonly packed: boolean
   /** Value-like: the default serializer, used without intermediate copies. */
   private readonly v8: boolean
+  /** Header bits and fingerprint every frame this codec writes starts with. */
+  private readonly prefix: Uint8Array
+  private readonly deserialize: Deserialize
 
+  /**
+   * `avro` reads Avro frames (every state has one: entries written with a schema stay readable when
+   * the descriptor drops it); with `avro.own` items are written with the descriptor's schema and
+   * `serializer` is not used.
+   */
   constructor(
     readonly kind: StateKind,
     private readonly serializer: StateSerializer<any>,
     private readonly keySerializer: StateSerializer<any>,
     readonly ttl: boolean,
+    readonly avro?: AvroStateCodec,
   ) {
-    this.packed = serializer === V8_SERIALIZER && keySerializer === V8_SERIALIZER
-    this.v8 = serializer === V8_SERIALIZER
+    const own = avro?.own
+    if (own !== undefined) {
+      this.serializer = { serialize: (v) => avro!.serialize(v), deserialize: () => undefined }
+      this.prefix = Buffer.concat([Buffer.of(FLAG_AVRO), own.fingerprint])
+    } else this.prefix = Buffer.of(0)
+    this.deserialize = (bytes) => this.serializer.deserialize(bytes)
+    this.packed = own === undefined && serializer === V8_SERIALIZER && keySerializer === V8_SERIALIZER
+    this.v8 = own === undefined && serializer === V8_SERIALIZER
   }
 
   encode(stored: unknown): Uint8Array {
@@ -68,16 +96,22 @@ export class StateCodec {
           out.writeDoubleLE(cell.ts, 1)
           return out
         }
-        if (!this.ttl) return withHeader(0, this.serializer.serialize(stored))
-        const cell = stored as TtlCell
-        const payload = this.serializer.serialize(cell.v)
-        const out = Buffer.allocUnsafe(9 + payload.length)
-        out[0] = FLAG_TTL
-        out.writeDoubleLE(cell.ts, 1)
-        out.set(payload, 9)
+        const payload = this.serializer.serialize(this.ttl ? (stored as TtlCell).v : stored)
+        const out = this.frame((this.ttl ? 8 : 0) + payload.length)
+        let at = this.prefix.length
+        if (this.ttl) at = out.writeDoubleLE((stored as TtlCell).ts, at)
+        out.set(payload, at)
         return out
       }
     }
+  }
+
+  /** A buffer of `size` bytes after the prefix, with the prefix (and the TTL flag) written. */
+  private frame(size: number): Buffer {
+    const out = Buffer.allocUnsafe(this.prefix.length + size)
+    out.set(this.prefix, 0)
+    if (this.ttl) out[0] |= FLAG_TTL
+    return out
   }
 
   /** Whether decoding `bytes` starts a TTL (the bytes have none, this state has one): write the result back. */
@@ -89,28 +123,33 @@ export class StateCodec {
   decode(bytes: Uint8Array, now: number): unknown {
     const header = bytes[0]
     const hasTtl = (header & FLAG_TTL) !== 0
+    let at = 1
+    let deserialize = this.deserialize
+    const avroFrame = (header & FLAG_AVRO) !== 0
+    if (avroFrame) {
+      deserialize = this.avro!.decoderFor(bytes)
+      at += FINGERPRINT_BYTES
+    } else if (this.avro?.own !== undefined) throw notAvroError(this.avro.stateName)
     if (this.kind === 'list' || this.kind === 'map') {
       if ((header & FLAG_PACKED) !== 0) return this.convertPacked(v8Deserialize(bytes.subarray(1)), hasTtl, now)
-      return this.kind === 'list' ? this.decodeList(bytes, hasTtl, now) : this.decodeMap(bytes, hasTtl, now)
+      return this.kind === 'list' ? this.decodeList(bytes, at, hasTtl, now, deserialize) : this.decodeMap(bytes, at, hasTtl, now, deserialize)
     }
-    const at = hasTtl ? 9 : 1
-    const v = this.v8 ? v8DecodeAt(bytes, at) : this.serializer.deserialize(bytes.subarray(at))
+    const payloadAt = hasTtl ? at + 8 : at
+    const v = this.v8 && !avroFrame ? v8DecodeAt(bytes, payloadAt) : deserialize(bytes.subarray(payloadAt))
     if (!this.ttl) return v
-    return new TtlCell(v, hasTtl ? viewOf(bytes).getFloat64(1, true) : now)
+    return new TtlCell(v, hasTtl ? viewOf(bytes).getFloat64(at, true) : now)
   }
 
   private encodeList(list: unknown[]): Uint8Array {
     const parts: Uint8Array[] = new Array(list.length)
-    let size = 5
+    let size = 4
     for (let i = 0; i < list.length; i++) {
       const item = this.ttl ? (list[i] as TtlCell).v : list[i]
       parts[i] = this.serializer.serialize(item)
       size += (this.ttl ? 12 : 4) + parts[i].length
     }
-    const out = Buffer.allocUnsafe(size)
-    out[0] = this.ttl ? FLAG_TTL : 0
-    out.writeUInt32LE(list.length, 1)
-    let at = 5
+    const out = this.frame(size)
+    let at = out.writeUInt32LE(list.length, this.prefix.length)
     for (let i = 0; i < list.length; i++) {
       if (this.ttl) at = out.writeDoubleLE((list[i] as TtlCell).ts, at)
       at = out.writeUInt32LE(parts[i].length, at)
@@ -120,11 +159,11 @@ export class StateCodec {
     return out
   }
 
-  private decodeList(bytes: Uint8Array, hasTtl: boolean, now: number): unknown[] {
+  private decodeList(bytes: Uint8Array, start: number, hasTtl: boolean, now: number, deserialize: Deserialize): unknown[] {
     const view = viewOf(bytes)
-    const n = view.getUint32(1, true)
+    const n = view.getUint32(start, true)
     const out: unknown[] = new Array(n)
-    let at = 5
+    let at = start + 4
     for (let i = 0; i < n; i++) {
       let ts = now
       if (hasTtl) {
@@ -133,7 +172,7 @@ export class StateCodec {
       }
       const len = view.getUint32(at, true)
       at += 4
-      const v = this.serializer.deserialize(bytes.subarray(at, at + len))
+      const v = deserialize(bytes.subarray(at, at + len))
       at += len
       out[i] = this.ttl ? new TtlCell(v, ts) : v
     }
@@ -143,7 +182,7 @@ export class StateCodec {
   private encodeMap(map: Map<unknown, unknown>): Uint8Array {
     const parts: Uint8Array[] = []
     const stamps: number[] = []
-    let size = 5
+    let size = 4
     for (const [k, item] of map) {
       const kb = this.keySerializer.serialize(k)
       const vb = this.serializer.serialize(this.ttl ? (item as TtlCell).v : item)
@@ -151,10 +190,8 @@ export class StateCodec {
       parts.push(kb, vb)
       size += (this.ttl ? 16 : 8) + kb.length + vb.length
     }
-    const out = Buffer.allocUnsafe(size)
-    out[0] = this.ttl ? FLAG_TTL : 0
-    out.writeUInt32LE(map.size, 1)
-    let at = 5
+    const out = this.frame(size)
+    let at = out.writeUInt32LE(map.size, this.prefix.length)
     for (let i = 0; i < parts.length; i += 2) {
       if (this.ttl) at = out.writeDoubleLE(stamps[i / 2], at)
       for (const part of [parts[i], parts[i + 1]]) {
@@ -166,11 +203,11 @@ export class StateCodec {
     return out
   }
 
-  private decodeMap(bytes: Uint8Array, hasTtl: boolean, now: number): Map<unknown, unknown> {
+  private decodeMap(bytes: Uint8Array, start: number, hasTtl: boolean, now: number, deserialize: Deserialize): Map<unknown, unknown> {
     const view = viewOf(bytes)
-    const n = view.getUint32(1, true)
+    const n = view.getUint32(start, true)
     const out = new Map<unknown, unknown>()
-    let at = 5
+    let at = start + 4
     for (let i = 0; i < n; i++) {
       let ts = now
       if (hasTtl) {
@@ -181,7 +218,7 @@ export class StateCodec {
       const k = this.keySerializer.deserialize(bytes.subarray(at + 4, at + 4 + klen))
       at += 4 + klen
       const vlen = view.getUint32(at, true)
-      const v = this.serializer.deserialize(bytes.subarray(at + 4, at + 4 + vlen))
+      const v = deserialize(bytes.subarray(at + 4, at + 4 + vlen))
       at += 4 + vlen
       out.set(k, this.ttl ? new TtlCell(v, ts) : v)
     }

@@ -9,6 +9,7 @@ import { keyGroupOfStateKey } from '../../engine/keys.ts'
 import type { Clock } from '../../engine/time.ts'
 import type { StateKind } from '../api.ts'
 import type { KeyedStateSnapshot, KeyGroupRange, Namespace } from '../backend.ts'
+import { AvroSchemas } from '../internal/avro.ts'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../internal/base-backend.ts'
 import { withoutExpired } from '../internal/codec.ts'
 import type { StateTable } from '../internal/handles.ts'
@@ -89,7 +90,7 @@ export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemorySta
   }
 
   protected createState(name: string, kind: StateKind): MemoryState {
-    return { name, kind, codec: undefined, ttl: undefined, table: new MemoryTable(this, this.tracking) }
+    return { name, kind, codec: undefined, ttl: undefined, schemas: new AvroSchemas(name), plainRows: false, table: new MemoryTable(this, this.tracking) }
   }
 
   protected tableOf(state: MemoryState): StateTable {
@@ -127,7 +128,7 @@ export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemorySta
       }
       state.table.changes?.clear()
     }
-    return snap
+    return this.addAvroSchemas(snap)
   }
 
   snapshotIncremental(): KeyedStateSnapshot {
@@ -148,7 +149,7 @@ export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemorySta
       }
       changes.clear()
     }
-    return snap
+    return this.addAvroSchemas(snap)
   }
 
   restore(snapshots: readonly KeyedStateSnapshot[]): void {
@@ -156,9 +157,10 @@ export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemorySta
     for (const snap of snapshots) {
       this.checkRestorable(snap)
       if (snap.type === 'full') this.clearKeyGroups(snap.keyGroupRange)
-      for (const [name, { kind, rows }] of Object.entries(snap.states)) {
-        const state = this.stateForRestore(name, kind)
-        for (const [group, sk, ns, value] of rows) {
+      for (const [name, stateSnap] of Object.entries(snap.states)) {
+        const state = this.stateForRestore(name, stateSnap.kind)
+        this.restoreAvroSchemas(state, stateSnap)
+        for (const [group, sk, ns, value] of stateSnap.rows) {
           if (!this.owns(group)) continue
           const mk = mapKeyOfStateKey(sk)
           if (value === null) state.table.remove(ns, mk)

@@ -1,7 +1,8 @@
 /**
  * RocksDB-specific behaviour beyond the contract suite: the key layout, a state far larger than
- * the cache, the working directory, and the lifecycle.
+ * the cache, the working directory, the lifecycle, and restored Avro rows kept in their writer schema.
  */
+import avro from 'avsc'
 import fc from 'fast-check'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -119,5 +120,46 @@ describe('RocksDbKeyedStateBackend', () => {
     await b.close()
     await b.close()
     expect(() => new RocksDbKeyedStateBackend(options({ cacheEntries: 0 }))).toThrow(/cacheEntries/)
+  })
+
+  it('keeps restored Avro rows as bytes in their writer schema next to rows in the new one, and reads both', async () => {
+    const v1 = { type: 'record', name: 'P', fields: [{ name: 'x', type: 'int' }, { name: 'old', type: 'string' }] }
+    const v2 = { type: 'record', name: 'P', fields: [{ name: 'x', type: 'long' }, { name: 'y', type: ['null', 'string'], default: null }] }
+    const canonical = (s: object) => JSON.stringify(avro.Type.forSchema(s as Parameters<typeof avro.Type.forSchema>[0]).schema())
+    const fingerprintsOf = (snap: KeyedStateSnapshot) => new Set(snap.states.p.rows.map((r) => Buffer.from(r[3]!.subarray(1, 9)).toString('hex')))
+    const w = await RocksDbKeyedStateBackend.open(options())
+    const p1 = w.getValueState(new ValueStateDescriptor<object>('p', { avroSchema: v1 }))
+    for (let i = 0; i < 100; i++) {
+      w.setCurrentKey(i)
+      p1.update({ x: i, old: `o${i}` })
+    }
+    const snap1 = w.snapshot()
+    await w.close()
+
+    const b = await RocksDbKeyedStateBackend.open(options({ cacheEntries: 16 }))
+    b.restore([snap1])
+    const p2 = b.getValueState(new ValueStateDescriptor<object>('p', { avroSchema: v2 }))
+    for (let i = 0; i < 100; i += 2) {
+      b.setCurrentKey(i)
+      p2.update({ x: 2 ** 40 + i, y: `y${i}` })
+    }
+    const full = b.snapshot()
+    expect(new Set(full.states.p.avroSchemas)).toEqual(new Set([canonical(v1), canonical(v2)]))
+    expect(fingerprintsOf(full).size).toBe(2) // odd keys were never rewritten: still v1 bytes
+    b.setCurrentKey(3)
+    expect(p2.value()).toEqual({ x: 3, y: null })
+    p2.update({ x: 3, y: 'three' })
+    const delta = b.snapshotIncremental()
+    expect(delta.states.p.avroSchemas).toEqual([canonical(v2)])
+    await b.close()
+
+    const r = await RocksDbKeyedStateBackend.open(options({ cacheEntries: 16 }))
+    r.restore([full, delta])
+    const p3 = r.getValueState(new ValueStateDescriptor<object>('p', { avroSchema: v2 }))
+    for (let i = 0; i < 100; i++) {
+      r.setCurrentKey(i)
+      expect(p3.value()).toEqual(i % 2 === 0 ? { x: 2 ** 40 + i, y: `y${i}` } : { x: i, y: i === 3 ? 'three' : null })
+    }
+    await r.close()
   })
 })

@@ -21,6 +21,7 @@ import { keyGroupOfStateKey } from '../../engine/keys.ts'
 import type { Clock } from '../../engine/time.ts'
 import type { StateKind } from '../api.ts'
 import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotRow } from '../backend.ts'
+import { AvroSchemas } from '../internal/avro.ts'
 import { AbstractKeyedStateBackend } from '../internal/base-backend.ts'
 import type { StateTable } from '../internal/handles.ts'
 import { stateKeyOfMapKey } from '../internal/keys.ts'
@@ -133,7 +134,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
   protected createState(name: string, kind: StateKind): RocksState {
     const id = this.byId.length + 1
     if (id > 0xffff) throw new FluxionError('FLX_INVALID_CONFIG', 'a RocksDB state backend holds at most 65535 states')
-    const state = { name, kind, id, codec: undefined, ttl: undefined } as unknown as RocksState
+    const state = { name, kind, id, codec: undefined, ttl: undefined, schemas: new AvroSchemas(name), plainRows: false } as unknown as RocksState
     state.table = new CacheTable(this, state, this.tracking)
     this.byId[id] = state
     return state
@@ -227,7 +228,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
       if (bytes !== null) this.rowsOf(snap, state).push([keyGroup, stateKey, namespace, bytes])
     })
     this.newEpoch()
-    return snap
+    return this.addAvroSchemas(snap)
   }
 
   snapshotIncremental(): KeyedStateSnapshot {
@@ -261,7 +262,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
       })
     }
     this.newEpoch()
-    return snap
+    return this.addAvroSchemas(snap)
   }
 
   private newEpoch(): void {
@@ -280,9 +281,10 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
         writer.end()
         this.clearKeyGroups(snap.keyGroupRange)
       }
-      for (const [name, { kind, rows }] of Object.entries(snap.states)) {
-        const state = this.stateForRestore(name, kind)
-        for (const [keyGroup, sk, ns, value] of rows) {
+      for (const [name, stateSnap] of Object.entries(snap.states)) {
+        const state = this.stateForRestore(name, stateSnap.kind)
+        this.restoreAvroSchemas(state, stateSnap)
+        for (const [keyGroup, sk, ns, value] of stateSnap.rows) {
           if (!this.owns(keyGroup)) continue
           const key = encodeKey(keyGroup, state.id, ns, sk)
           if (value === null) writer.del(key)

@@ -6,7 +6,7 @@
  * Covered: value, list, map, reducing and aggregating state; namespaces and mergeNamespaces;
  * current-key switching and key types; serializers; full snapshots and restore; incremental
  * snapshots with deletions (property test against a plain model); rescaling to other
- * parallelisms; TTL with a ManualClock.
+ * parallelisms; TTL with a ManualClock; Avro state and schema evolution.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_PARALLELISM } from '../../engine/keys.ts'
@@ -21,6 +21,7 @@ import {
 } from '../api.ts'
 import type { KeyedStateBackend, KeyedStateSnapshot, KeyGroupRange } from '../backend.ts'
 import { average, type Acc, type BackendFactory } from './contract-model.ts'
+import { avroContract } from './contract-avro.ts'
 import { snapshotContract } from './contract-snapshots.ts'
 import { ttlContract } from './contract-ttl.ts'
 
@@ -432,4 +433,5 @@ export function backendContract(name: string, factory: BackendFactory): void {
 
   snapshotContract(name, backends)
   ttlContract(name, backends)
+  avroContract(name, backends)
 }
