@@ -49,6 +49,7 @@ export type {
   StateTtlConfig,
   StateDescriptorOptions,
   MapStateDescriptorOptions,
+  AvroSchema,
 } from './state/api.ts'
 
 export { CollectionSource } from './connectors/collection-source.ts'
@@ -64,3 +65,10 @@ export type { CheckpointStats } from './engine/checkpoint/types.ts'
 export type { RestartStrategyConfig } from './engine/runtime/restart-strategy.ts'
 export type { ExecuteOptions } from './engine/api/environment.ts'
 export type { SavepointResult } from './engine/runtime/job-runner.ts'
+
+export { KafkaSource } from './connectors/kafka/kafka-source.ts'
+export type { KafkaSourceOptions, KafkaSplit, StartFrom } from './connectors/kafka/kafka-source.ts'
+export { KafkaSink } from './connectors/kafka/kafka-sink.ts'
+export type { KafkaSinkOptions } from './connectors/kafka/kafka-sink.ts'
+export { AvroSerializer, AvroDeserializer, avroType, jsonSerde } from './connectors/kafka/avro-serde.ts'
+export type { AvroSerdeOptions, DecodeResult, DecodeErrorKind, KafkaSerializer, KafkaDeserializer } from './connectors/kafka/avro-serde.ts'
