@@ -1,0 +1,363 @@
+/**
+ * Nexmark's event generator (nexmark/nexmark NexmarkGenerator, GeneratorConfig, Person/Auction/
+ * BidGenerator), made a pure function of the event's position so that it runs as a parallel
+ * Fluxion source: position i → event, subtask s of p generates the positions i ≡ s (mod p), as
+ * `env.fromGenerator` does.
+ *
+ * What is Nexmark's:
+ *  - event kinds person : auction : bid = 1 : 3 : 46, chosen from the event id mod 50;
+ *  - ids: person and auction ids follow the event id (first ids 1000), 1000 active people,
+ *    100 auctions in flight, leads of 10 not-yet-created ids;
+ *  - hot items: with the default ratios 1/2 of the bids go to a hot auction, 3/4 to a hot bidder,
+ *    3/4 of the auctions to a hot seller (the first auction / second / first person of the current
+ *    batch of 100);
+ *  - record sizes: `extra` pads a person to ~200 bytes, an auction to ~500, a bid to ~100
+ *    (Nexmark's nextExtra: uniform within ±20% of what is missing);
+ *  - prices log-uniform in [1, 10^6] dollars × 100, auction lengths, names, cities, states;
+ *  - event time: event number n has timestamp baseTime + ⌊n · 10^6 / eventsPerSecond⌋ µs → ms;
+ *  - out-of-order delivery: positions are shuffled inside groups of `outOfOrderGroupSize` events
+ *    (Nexmark's nextAdjustedEventNumber: base + (n · 953) mod size); the event at position i is
+ *    the event with id adjusted(i), with that event's timestamp.
+ *
+ * What differs: Nexmark draws from one java.util.Random per generator, so its data depends on the
+ * order events are generated in. Here every event draws from its own small PRNG (mulberry32) seeded
+ * from (seed, event id), so event i is the same whatever the parallelism, and the Java port in
+ * bench/peers/flink produces exactly the same events (same seed → same JSON). Random strings are
+ * slices of two seeded pools of random characters instead of being drawn character by character
+ * (same lengths and alphabet; far cheaper in both languages).
+ *
+ * Watermarks: WatermarkStrategy.forBoundedOutOfOrderness(4000) on `dateTime` (NEXMARK_WATERMARK).
+ * The generator refuses a configuration whose disorder could exceed 3 s, so no record is ever late.
+ */
+import { WatermarkStrategy, type DataStream, type StreamExecutionEnvironment } from '../../index.ts'
+import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
+
+export interface NexmarkConfig {
+  /** Seed of every random choice (default 1). */
+  seed: number
+  /** Event time of event number 0, epoch ms (default 2025-01-01T00:00:00Z). */
+  baseTime: number
+  /** Event-time rate: events per second of event time (Nexmark's firstEventRate; default 100 000). */
+  eventsPerSecond: number
+  /** Events shuffled together (1 = in order; default 1000 = 10 ms of event time at the default rate). */
+  outOfOrderGroupSize: number
+  personProportion: number
+  auctionProportion: number
+  bidProportion: number
+  avgPersonByteSize: number
+  avgAuctionByteSize: number
+  avgBidByteSize: number
+  /** 1 − 1/ratio of the bids go to a hot auction. */
+  hotAuctionRatio: number
+  /** 1 − 1/ratio of the auctions are by a hot seller. */
+  hotSellersRatio: number
+  /** 1 − 1/ratio of the bids are by a hot bidder. */
+  hotBiddersRatio: number
+  numInFlightAuctions: number
+  numActivePeople: number
+}
+
+export const DEFAULT_CONFIG: Readonly<NexmarkConfig> = Object.freeze({
+  seed: 1,
+  baseTime: Date.UTC(2025, 0, 1),
+  eventsPerSecond: 100_000,
+  outOfOrderGroupSize: 1000,
+  personProportion: 1,
+  auctionProportion: 3,
+  bidProportion: 46,
+  avgPersonByteSize: 200,
+  avgAuctionByteSize: 500,
+  avgBidByteSize: 100,
+  hotAuctionRatio: 2,
+  hotSellersRatio: 4,
+  hotBiddersRatio: 4,
+  numInFlightAuctions: 100,
+  numActivePeople: 1000,
+})
+
+/** Watermark = highest event time seen − 4 s (Nexmark's), on each source subtask. */
+export const WATERMARK_DELAY_MS = 4000
+export const NEXMARK_WATERMARK = WatermarkStrategy.forBoundedOutOfOrderness<NexmarkEvent>(WATERMARK_DELAY_MS).withTimestampAssigner((e) => e.dateTime)
+
+/** Largest disorder (ms of event time) the generator accepts: below the watermark delay, so nothing is late. */
+export const MAX_DISORDER_MS = 3000
+
+const FIRST_PERSON_ID = 1000
+const FIRST_AUCTION_ID = 1000
+const FIRST_CATEGORY_ID = 10
+const NUM_CATEGORIES = 5
+const PERSON_ID_LEAD = 10
+const AUCTION_ID_LEAD = 10
+const HOT_SELLER_RATIO = 100
+const HOT_AUCTION_RATIO = 100
+const HOT_BIDDER_RATIO = 100
+const MIN_STRING_LENGTH = 3
+const OUT_OF_ORDER_MULTIPLIER = 953
+
+const US_STATES = ['AZ', 'CA', 'ID', 'OR', 'WA', 'WY']
+const US_CITIES = ['Phoenix', 'Los Angeles', 'San Francisco', 'Boise', 'Portland', 'Bend', 'Redmond', 'Seattle', 'Kent', 'Cheyenne']
+const FIRST_NAMES = ['Peter', 'Paul', 'Luke', 'John', 'Saul', 'Vicky', 'Kate', 'Julie', 'Sarah', 'Deiter', 'Walter']
+const LAST_NAMES = ['Shultz', 'Abrams', 'Spencer', 'White', 'Bartels', 'Walton', 'Smith', 'Jones', 'Noris']
+
+/** Random strings are slices of these pools: offsets in [0, POOL_OFFSETS), lengths up to POOL_SLACK. */
+const POOL_OFFSETS = 1 << 16
+const POOL_SLACK = 1024
+const TWO_32 = 4294967296
+
+/** murmur3's 32-bit finaliser. */
+function fmix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h | 0
+}
+
+/** The PRNG state of event `eventId`: a function of the seed and the id only. */
+export function eventSeed(seed: number, eventId: number): number {
+  const lo = eventId >>> 0
+  const hi = Math.floor(eventId / TWO_32) | 0
+  return fmix32((fmix32(lo ^ seed) + hi) | 0)
+}
+
+/** mulberry32 over a one-element state; returns an unsigned 32-bit integer. */
+function mulberry(state: Int32Array): number {
+  const a = (state[0] + 0x6d2b79f5) | 0
+  state[0] = a
+  let t = Math.imul(a ^ (a >>> 15), 1 | a)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return (t ^ (t >>> 14)) >>> 0
+}
+
+/** ⌊u · n / 2^32⌋ exactly, for n < 2^31 (the Java port computes (u * n) >>> 32 on longs). */
+function scale(u: number, n: number): number {
+  if (n < 2097152) return Math.floor((u * n) / TWO_32)
+  const q = (u >>> 16) * n
+  const r = (u & 0xffff) * n
+  return Math.floor((q + Math.floor(r / 65536)) / 65536)
+}
+
+function makePool(seed: number, salt: number, spaced: boolean): string {
+  const state = new Int32Array([fmix32(seed ^ salt)])
+  const codes = new Array<number>(POOL_OFFSETS + POOL_SLACK)
+  for (let i = 0; i < codes.length; i++) {
+    if (spaced && scale(mulberry(state), 13) === 0) codes[i] = 32
+    else codes[i] = 97 + scale(mulberry(state), 26)
+  }
+  let s = ''
+  for (let i = 0; i < codes.length; i += 4096) s += String.fromCharCode(...codes.slice(i, i + 4096))
+  return s
+}
+
+/**
+ * Prices are log-uniform, round(10^(6u) · 100) for u uniform in [0, 1) (Nexmark's PriceGenerator).
+ * With u = k / 2^32 for a 32-bit k = (hi << 16) | lo, 10^(6u) = 10^(6·hi/2^16) · 10^(6·lo/2^32):
+ * two tables of 65 536 powers, built once, replace a Math.pow per price (≈100 ns in V8). The tables
+ * are built by repeated multiplication from two constants given by their bits, because V8's
+ * Math.pow and Java's StrictMath.pow differ in the last bit for ~2% of inputs, while IEEE-754
+ * multiplication is the same everywhere (relative error after 65 536 steps < 1e-11). The Java port
+ * builds the same tables; the tests compare a digest of their bits.
+ */
+function powerTable(stepBits: bigint): Float64Array {
+  const step = new Float64Array(new BigUint64Array([stepBits]).buffer)[0]
+  const table = new Float64Array(65536)
+  table[0] = 1
+  for (let i = 1; i < table.length; i++) table[i] = table[i - 1] * step
+  return table
+}
+/** 10^(6 · i / 2^16) */
+export const PRICE_HI = powerTable(0x3ff000dd124bda50n)
+/** 10^(6 · i / 2^32) */
+export const PRICE_LO = powerTable(0x3ff0000000dd0c55n)
+
+export interface NexmarkGenerator {
+  readonly config: Readonly<NexmarkConfig>
+  /** The event at position `index` (pure). */
+  (index: number): NexmarkEvent
+}
+
+/** Resolves `overrides` against the defaults and checks them. */
+export function resolveConfig(overrides: Partial<NexmarkConfig> = {}): NexmarkConfig {
+  const c: NexmarkConfig = { ...DEFAULT_CONFIG, ...overrides }
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`nexmark config: ${k} must be a finite number, got ${String(v)}`)
+  }
+  if (!(c.eventsPerSecond > 0)) throw new Error(`nexmark config: eventsPerSecond must be > 0, got ${c.eventsPerSecond}`)
+  if (!Number.isInteger(c.outOfOrderGroupSize) || c.outOfOrderGroupSize < 1 || c.outOfOrderGroupSize % OUT_OF_ORDER_MULTIPLIER === 0) {
+    throw new Error(`nexmark config: outOfOrderGroupSize must be a positive integer not divisible by ${OUT_OF_ORDER_MULTIPLIER}, got ${c.outOfOrderGroupSize}`)
+  }
+  const disorderMs = Math.ceil(((c.outOfOrderGroupSize - 1) * 1e6) / c.eventsPerSecond / 1000) + 1
+  if (disorderMs > MAX_DISORDER_MS) {
+    throw new Error(
+      `nexmark config: outOfOrderGroupSize ${c.outOfOrderGroupSize} at ${c.eventsPerSecond} events/s shuffles up to ${disorderMs} ms of event time, ` +
+        `more than ${MAX_DISORDER_MS} ms (the watermark lags 4 s): lower outOfOrderGroupSize below ${Math.floor((MAX_DISORDER_MS - 1) * c.eventsPerSecond / 1000)}`,
+    )
+  }
+  for (const k of ['seed', 'baseTime', 'personProportion', 'auctionProportion', 'bidProportion', 'numInFlightAuctions', 'numActivePeople'] as const) {
+    if (!Number.isInteger(c[k])) throw new Error(`nexmark config: ${k} must be an integer, got ${c[k]}`)
+  }
+  for (const k of ['hotAuctionRatio', 'hotSellersRatio', 'hotBiddersRatio'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`nexmark config: ${k} must be an integer >= 1, got ${c[k]}`)
+  }
+  return c
+}
+
+/** Creates the generator of `overrides` (missing fields take DEFAULT_CONFIG's values). */
+export function createGenerator(overrides: Partial<NexmarkConfig> = {}): NexmarkGenerator {
+  const config = Object.freeze(resolveConfig(overrides))
+  const { seed, baseTime, personProportion, auctionProportion } = config
+  const totalProportion = personProportion + auctionProportion + config.bidProportion
+  const groupSize = config.outOfOrderGroupSize
+  const interEventDelayUs = 1e6 / config.eventsPerSecond
+  const numEventsForAuctions = Math.floor((config.numInFlightAuctions * totalProportion) / auctionProportion)
+  const letters = makePool(seed, 0x1b873593, false)
+  const spaced = makePool(seed, 0x5bd1e995, true)
+  // The PRNG (mulberry32, as `mulberry`) with its state in a closure variable: the hot path.
+  let state = 0
+  const next = (): number => {
+    const a = (state + 0x6d2b79f5) | 0
+    state = a
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return (t ^ (t >>> 14)) >>> 0
+  }
+  const nextInt = (n: number): number => (n < 2097152 ? Math.floor((next() * n) / TWO_32) : scale(next(), n))
+  const nextPrice = (): number => {
+    const u = next()
+    return Math.round(PRICE_HI[u >>> 16] * PRICE_LO[u & 0xffff] * 100)
+  }
+  const nextExactString = (length: number): string => {
+    if (length > POOL_SLACK) throw new Error(`nexmark: string of ${length} characters is longer than the pool allows (${POOL_SLACK})`)
+    const from = nextInt(POOL_OFFSETS)
+    return letters.substring(from, from + length)
+  }
+  const nextString = (maxLength: number): string => {
+    const length = MIN_STRING_LENGTH + nextInt(maxLength - MIN_STRING_LENGTH)
+    const from = nextInt(POOL_OFFSETS)
+    return spaced.substring(from, from + length).trim()
+  }
+  const nextExtra = (currentSize: number, desiredAverageSize: number): string => {
+    if (currentSize > desiredAverageSize) return ''
+    const desired = desiredAverageSize - currentSize
+    const delta = Math.round(desired * 0.2)
+    const minSize = desired - delta
+    return nextExactString(minSize + (delta === 0 ? 0 : nextInt(2 * delta)))
+  }
+  const timestampForEvent = (eventNumber: number): number => baseTime + Math.floor(Math.trunc(eventNumber * interEventDelayUs) / 1000)
+
+  const lastBase0PersonId = (eventId: number): number => {
+    const epoch = Math.floor(eventId / totalProportion)
+    let offset = eventId % totalProportion
+    if (offset >= personProportion) offset = personProportion - 1
+    return epoch * personProportion + offset
+  }
+  const lastBase0AuctionId = (eventId: number): number => {
+    let epoch = Math.floor(eventId / totalProportion)
+    let offset = eventId % totalProportion
+    if (offset < personProportion) {
+      epoch--
+      offset = auctionProportion - 1
+    } else if (offset >= personProportion + auctionProportion) {
+      offset = auctionProportion - 1
+    } else {
+      offset -= personProportion
+    }
+    return epoch * auctionProportion + offset
+  }
+  const nextBase0PersonId = (eventId: number): number => {
+    const numPeople = lastBase0PersonId(eventId) + 1
+    const activePeople = Math.min(numPeople, config.numActivePeople)
+    return numPeople - activePeople + nextInt(activePeople + PERSON_ID_LEAD)
+  }
+  const nextBase0AuctionId = (eventId: number): number => {
+    const maxAuction = lastBase0AuctionId(eventId)
+    const minAuction = Math.max(maxAuction - config.numInFlightAuctions, 0)
+    return minAuction + nextInt(maxAuction - minAuction + 1 + AUCTION_ID_LEAD)
+  }
+
+  const nextPerson = (eventId: number, timestamp: number): Person => {
+    const id = lastBase0PersonId(eventId) + FIRST_PERSON_ID
+    const name = FIRST_NAMES[nextInt(FIRST_NAMES.length)] + ' ' + LAST_NAMES[nextInt(LAST_NAMES.length)]
+    const emailAddress = nextString(7) + '@' + nextString(5) + '.com'
+    let creditCard = ''
+    for (let i = 0; i < 4; i++) creditCard += (i > 0 ? ' ' : '') + String(nextInt(10000)).padStart(4, '0')
+    const city = US_CITIES[nextInt(US_CITIES.length)]
+    const st = US_STATES[nextInt(US_STATES.length)]
+    const currentSize = 8 + name.length + emailAddress.length + creditCard.length + city.length + st.length
+    const extra = nextExtra(currentSize, config.avgPersonByteSize)
+    return { kind: 'person', id, name, emailAddress, creditCard, city, state: st, dateTime: timestamp, extra }
+  }
+
+  const nextAuction = (eventId: number, timestamp: number): Auction => {
+    const id = lastBase0AuctionId(eventId) + FIRST_AUCTION_ID
+    let seller: number
+    if (nextInt(config.hotSellersRatio) > 0) seller = Math.floor(lastBase0PersonId(eventId) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO
+    else seller = nextBase0PersonId(eventId)
+    seller += FIRST_PERSON_ID
+    const category = FIRST_CATEGORY_ID + nextInt(NUM_CATEGORIES)
+    const initialBid = nextPrice()
+    // Nexmark's nextAuctionLengthMs: on average the time until numInFlightAuctions more auctions exist.
+    const horizonMs = timestampForEvent(eventId + numEventsForAuctions) - timestamp
+    const expires = timestamp + 1 + nextInt(Math.max(horizonMs * 2, 1))
+    const itemName = nextString(20)
+    const description = nextString(100)
+    const reserve = initialBid + nextPrice()
+    const currentSize = 8 + itemName.length + description.length + 8 + 8 + 8 + 8 + 8
+    const extra = nextExtra(currentSize, config.avgAuctionByteSize)
+    return { kind: 'auction', id, itemName, description, initialBid, reserve, dateTime: timestamp, expires, seller, category, extra }
+  }
+
+  const nextBid = (eventId: number, timestamp: number): Bid => {
+    let auction: number
+    if (nextInt(config.hotAuctionRatio) > 0) auction = Math.floor(lastBase0AuctionId(eventId) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
+    else auction = nextBase0AuctionId(eventId)
+    auction += FIRST_AUCTION_ID
+    let bidder: number
+    if (nextInt(config.hotBiddersRatio) > 0) bidder = Math.floor(lastBase0PersonId(eventId) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
+    else bidder = nextBase0PersonId(eventId)
+    bidder += FIRST_PERSON_ID
+    const price = nextPrice()
+    const extra = nextExtra(8 + 8 + 8 + 8, config.avgBidByteSize)
+    return { kind: 'bid', auction, bidder, price, dateTime: timestamp, extra }
+  }
+
+  const generate = (index: number): NexmarkEvent => {
+    // Nexmark's nextAdjustedEventNumber: shuffle within groups of groupSize.
+    const eventId = groupSize === 1 ? index : index - (index % groupSize) + ((index * OUT_OF_ORDER_MULTIPLIER) % groupSize)
+    const timestamp = timestampForEvent(eventId)
+    state = eventSeed(seed, eventId)
+    const rem = eventId % totalProportion
+    if (rem < personProportion) return nextPerson(eventId, timestamp)
+    if (rem < personProportion + auctionProportion) return nextAuction(eventId, timestamp)
+    return nextBid(eventId, timestamp)
+  }
+  return Object.assign(generate, { config })
+}
+
+/** The event's JSON as the Java port prints it (field order as in the model). */
+export function eventToJson(e: NexmarkEvent): string {
+  return JSON.stringify(e)
+}
+
+export interface NexmarkSourceOptions {
+  /** Events in total, over all subtasks. */
+  count: number
+  config?: Partial<NexmarkConfig>
+  /** Called with (index, event) for every generated event, on the generating subtask (metrics). */
+  observe?: (index: number, event: NexmarkEvent) => void
+}
+
+/** The Nexmark stream as a parallel Fluxion source with Nexmark's watermarks. */
+export function nexmarkSource(env: StreamExecutionEnvironment, options: NexmarkSourceOptions): DataStream<NexmarkEvent> {
+  const generate = createGenerator(options.config)
+  const observe = options.observe
+  const fn = observe
+    ? (i: number): NexmarkEvent => {
+        const e = generate(i)
+        observe(i, e)
+        return e
+      }
+    : generate
+  return env.fromGenerator<NexmarkEvent>(fn, { count: options.count, name: 'nexmark-source' }, NEXMARK_WATERMARK)
+}

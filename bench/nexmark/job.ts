@@ -1,0 +1,122 @@
+/**
+ * One Fluxion Nexmark run, in this process (the runner starts one child per run):
+ *
+ *   node --import tsx bench/nexmark/job.ts --query q5 --events 2000000 --parallelism 2 [--state memory]
+ *        [--batch-size 1024] [--warmup-events N] [--rate 100000] [--ooo-group 1000] [--seed 1] [--digest]
+ *
+ * It first runs the query on `--warmup-events` events (JIT warm-up, not measured), then the measured
+ * run, and prints one line `NEXMARK_RESULT {json}` on stdout. A configuration the engine rejects
+ * (e.g. --state rocksdb before that backend exists) exits with code 3 and the engine's message.
+ * --digest adds an order-independent digest of the results (metrics.ts Digest), to compare with Flink's.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { FluxionError, StreamExecutionEnvironment } from '../../index.ts'
+import { nexmarkSource, WATERMARK_DELAY_MS, type NexmarkConfig } from './generator.ts'
+import { Digest, MetricsSink, quantile, RunMetrics } from './metrics.ts'
+import { queryByName } from './queries/index.ts'
+
+export const RESULT_PREFIX = 'NEXMARK_RESULT '
+export const EXIT_UNSUPPORTED = 3
+
+interface JobArgs {
+  query: string
+  events: number
+  parallelism: number
+  state: 'memory' | 'rocksdb'
+  batchSize: number
+  warmupEvents: number
+  config: Partial<NexmarkConfig>
+  digest: boolean
+}
+
+function parse(): JobArgs {
+  const { values } = parseArgs({
+    options: {
+      query: { type: 'string' },
+      events: { type: 'string', default: '1000000' },
+      parallelism: { type: 'string', default: '1' },
+      state: { type: 'string', default: 'memory' },
+      'batch-size': { type: 'string', default: '1024' },
+      'warmup-events': { type: 'string', default: '0' },
+      rate: { type: 'string' },
+      'ooo-group': { type: 'string' },
+      seed: { type: 'string' },
+      digest: { type: 'boolean', default: false },
+    },
+    strict: true,
+  })
+  if (!values.query) throw new Error('--query is required')
+  if (values.state !== 'memory' && values.state !== 'rocksdb') throw new Error(`--state must be memory or rocksdb, got ${values.state}`)
+  const config: Partial<NexmarkConfig> = {}
+  if (values.rate !== undefined) config.eventsPerSecond = Number(values.rate)
+  if (values['ooo-group'] !== undefined) config.outOfOrderGroupSize = Number(values['ooo-group'])
+  if (values.seed !== undefined) config.seed = Number(values.seed)
+  return {
+    query: values.query,
+    events: Number(values.events),
+    parallelism: Number(values.parallelism),
+    state: values.state,
+    batchSize: Number(values['batch-size']),
+    warmupEvents: Number(values['warmup-events']),
+    config,
+    digest: values.digest,
+  }
+}
+
+/** RocksDB working copies of this process; removed when it exits. */
+let stateDir: string | undefined
+
+async function runOnce(args: JobArgs, events: number, metrics: RunMetrics | undefined, digest?: Digest): Promise<void> {
+  if (args.state === 'rocksdb' && stateDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'fluxion-nexmark-'))
+    stateDir = dir
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  }
+  const env = StreamExecutionEnvironment.create({ parallelism: args.parallelism, batchSize: args.batchSize, stateBackend: args.state, ...(stateDir ? { stateDir } : {}) })
+  const query = queryByName(args.query)
+  const source = nexmarkSource(env, { count: events, config: args.config, observe: metrics?.observe })
+  query.build(env, source).sinkTo(new MetricsSink(metrics, digest))
+  await env.execute(`nexmark-${args.query}`)
+}
+
+async function main(): Promise<void> {
+  const args = parse()
+  const query = queryByName(args.query)
+  try {
+    if (args.warmupEvents > 0) await runOnce(args, args.warmupEvents, undefined)
+    const metrics = new RunMetrics(args.parallelism, query.latency)
+    const digest = args.digest ? new Digest() : undefined
+    await runOnce(args, args.events, metrics, digest)
+    const elapsedMs = metrics.lastSinkEndAt - metrics.firstEventAt
+    const lat = metrics.latencies(WATERMARK_DELAY_MS).sort((a, b) => a - b)
+    const result = {
+      query: args.query,
+      system: 'fluxion',
+      state: args.state,
+      parallelism: args.parallelism,
+      events: args.events,
+      eventsPerSecond: (args.events / elapsedMs) * 1000,
+      elapsedMs,
+      cpuMs: metrics.cpuMs(),
+      outputs: metrics.outputs,
+      p50Ms: quantile(lat, 0.5),
+      p99Ms: quantile(lat, 0.99),
+      latencySamples: lat.length,
+      latencyMode: query.latency,
+      maxRssMbSelf: process.resourceUsage().maxRSS / 1024,
+      ...(digest ? { digest: digest.toString() } : {}),
+    }
+    process.stdout.write(RESULT_PREFIX + JSON.stringify(result) + '\n')
+  } catch (e) {
+    if (e instanceof FluxionError && e.code === 'FLX_INVALID_CONFIG') {
+      process.stderr.write(`fluxion rejected the configuration: ${e.message}\n`)
+      process.exit(EXIT_UNSUPPORTED)
+    }
+    throw e
+  }
+}
+
+await main()
