@@ -19,6 +19,7 @@ export type FluxionErrorCode =
   | 'FLX_BAD_RECORD'
   | 'FLX_SOURCE_FAILED'
   | 'FLX_SINK_FAILED'
+  | 'FLX_KAFKA_PRODUCER_FENCED'
   | 'FLX_JOB_CANCELLED'
   | 'FLX_CHECKPOINT_CORRUPT'
   | 'FLX_CHECKPOINT_NOT_FOUND'
@@ -54,6 +55,7 @@ const DEFAULT_DOMAIN: Record<FluxionErrorCode, ErrorDomain> = {
   FLX_BAD_RECORD: 'user',
   FLX_SOURCE_FAILED: 'external',
   FLX_SINK_FAILED: 'external',
+  FLX_KAFKA_PRODUCER_FENCED: 'config',
   FLX_JOB_CANCELLED: 'user',
   FLX_CHECKPOINT_CORRUPT: 'external',
   FLX_CHECKPOINT_NOT_FOUND: 'config',

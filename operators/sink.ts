@@ -27,9 +27,17 @@ export interface SinkWriter<T> {
   close?(): void
 }
 
+/** What a sink may check about the job before it starts. */
+export interface SinkJobContext {
+  /** True when the job takes checkpoints (two-phase-commit sinks then commit per checkpoint). */
+  readonly checkpointing: boolean
+}
+
 export interface Sink<T> {
   readonly name: string
   createWriter(ctx: SinkWriterContext): SinkWriter<T>
+  /** Called when the job is submitted, before anything runs: throw a FluxionError for a job this sink cannot serve. */
+  checkJob?(job: SinkJobContext): void
 }
 
 export interface PrecommittingSinkWriter<T, C> extends SinkWriter<T> {

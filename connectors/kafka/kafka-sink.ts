@@ -1,5 +1,8 @@
 /**
- * KafkaSink, at-least-once: records are batched per subtask and sent by an idempotent producer in
+ * KafkaSink. `deliveryGuarantee: 'exactly-once'` (checkpointing required) publishes each checkpoint
+ * epoch in one Kafka transaction when the checkpoint completes: see exactly-once-kafka-sink.ts.
+ *
+ * The default, at-least-once: records are batched per subtask and sent by an idempotent producer in
  * the background (one send in flight, in order). The writer contract is synchronous, so the sink
  * uses the two-phase-commit hooks only to wait: `prepareCommit` (at a checkpoint barrier, and at
  * the end of input) starts sending what is buffered and returns a handle; the committer awaits all
@@ -12,8 +15,11 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel, Partitioners, type IHeaders, type Message, type Producer } from 'kafkajs'
 import { FluxionError } from '../../engine/errors.ts'
-import type { Committer, PrecommittingSinkWriter, SinkWriterContext, TwoPhaseCommitSink } from '../../operators/sink.ts'
+import type { Committer, PrecommittingSinkWriter, SinkJobContext, SinkWriterContext, TwoPhaseCommitSink } from '../../operators/sink.ts'
 import type { KafkaSerializer } from './avro-serde.ts'
+import { ExactlyOnceKafkaSink, type KafkaEpoch } from './exactly-once-kafka-sink.ts'
+
+export type DeliveryGuarantee = 'at-least-once' | 'exactly-once'
 
 export interface KafkaSinkOptions<T> {
   brokers: string[]
@@ -23,9 +29,25 @@ export interface KafkaSinkOptions<T> {
   /** Explicit partition; default: the key's hash (kafkajs default partitioner). */
   partition?: (value: T) => number
   headers?: (value: T) => IHeaders
-  /** Records per send. Default 500. */
+  /** Records per send (for exactly-once: per send within the transaction). Default 500. */
   batchSize?: number
   clientId?: string
+  /**
+   * 'at-least-once' (default): sent in the background, acknowledged before a checkpoint completes.
+   * 'exactly-once': published in a Kafka transaction when the checkpoint completes; needs
+   * checkpointing, `transactionalIdPrefix`, and consumers that read with read_committed.
+   */
+  deliveryGuarantee?: DeliveryGuarantee
+  /** Exactly-once: prefix of the transactionalIds (`<prefix>-<subtask>`); unique per job and sink, stable across restarts. */
+  transactionalIdPrefix?: string
+  /** Exactly-once: the compacted topic that records which epochs are published (created if missing). Default `fluxion-sink-control.<prefix>`. */
+  controlTopic?: string
+  /** Exactly-once: how long one commit may retry retriable Kafka errors before the job fails (and restarts). Default 60 000 ms. */
+  commitTimeoutMs?: number
+  /** Exactly-once: Kafka transaction timeout. Default 60 000 ms. */
+  transactionTimeoutMs?: number
+  /** Exactly-once: bytes of values per send within a transaction (a send also ends at `batchSize` records). Default 512 KiB. */
+  maxChunkBytes?: number
 }
 
 /** What the committer waits for: the sends of one writer up to a checkpoint. */
@@ -39,7 +61,36 @@ interface WriterSends {
   error: unknown
 }
 
-export class KafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle> {
+/** A KafkaSink with the chosen delivery guarantee (same options and API for both). */
+export class KafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle | KafkaEpoch> {
+  readonly name: string
+  readonly twoPhaseCommit = true
+  private readonly impl: TwoPhaseCommitSink<T, KafkaSendHandle> | ExactlyOnceKafkaSink<T>
+
+  constructor(opts: KafkaSinkOptions<T>) {
+    if (!opts.topic) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give a topic')
+    if (opts.brokers.length === 0) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give at least one broker')
+    const guarantee = opts.deliveryGuarantee ?? 'at-least-once'
+    if (guarantee === 'exactly-once') this.impl = new ExactlyOnceKafkaSink(opts)
+    else if (guarantee === 'at-least-once') this.impl = new AtLeastOnceKafkaSink(opts)
+    else throw new FluxionError('FLX_INVALID_CONFIG', `KafkaSink(${opts.topic}): deliveryGuarantee must be 'at-least-once' or 'exactly-once', got ${JSON.stringify(guarantee)}`)
+    this.name = this.impl.name
+  }
+
+  checkJob(job: SinkJobContext): void {
+    this.impl.checkJob?.(job)
+  }
+
+  createWriter(ctx: SinkWriterContext): PrecommittingSinkWriter<T, KafkaSendHandle | KafkaEpoch> {
+    return this.impl.createWriter(ctx)
+  }
+
+  createCommitter(): Committer<KafkaSendHandle | KafkaEpoch> {
+    return this.impl.createCommitter() as Committer<KafkaSendHandle | KafkaEpoch>
+  }
+}
+
+class AtLeastOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle> {
   readonly name: string
   readonly twoPhaseCommit = true
   private readonly instance = randomUUID()
@@ -49,8 +100,6 @@ export class KafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle> {
   private readonly kafka: Kafka
 
   constructor(private readonly opts: KafkaSinkOptions<T>) {
-    if (!opts.topic) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give a topic')
-    if (opts.brokers.length === 0) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give at least one broker')
     this.name = `kafka-sink(${opts.topic})`
     this.kafka = new Kafka({ clientId: opts.clientId ?? 'fluxion-kafka-sink', brokers: opts.brokers, logLevel: logLevel.NOTHING })
   }

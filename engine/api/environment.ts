@@ -187,6 +187,7 @@ export class StreamExecutionEnvironment {
     const graph = this.getJobGraph(jobName, extraSinks)
     this.sinks = []
     const config = this.config
+    for (const v of graph.vertices) v.transformation.details.sink?.checkJob?.({ checkpointing: config.checkpoint !== undefined })
     if (options.restoreFrom !== undefined && typeof options.restoreFrom !== 'string') {
       throw new FluxionError('FLX_INVALID_CONFIG', "restoreFrom must be 'latest' or the path of a checkpoint or savepoint directory (…/chk-<n>)")
     }

@@ -17,15 +17,19 @@ APICURIO_VERSION=3.0.9
 DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:2.8
 
 HOST=127.0.0.1
-KAFKA_PORT=19092
-CONTROLLER_PORT=19093
+# A second, private broker (e.g. one a test stops and starts) runs with its own FLUXION_KAFKA_STATE,
+# FLUXION_KAFKA_PORT and FLUXION_KAFKA_CONTROLLER_PORT, and FLUXION_KAFKA_REGISTRY=0 (broker only).
+# The defaults are those of the shared stack.
+KAFKA_PORT="${FLUXION_KAFKA_PORT:-19092}"
+CONTROLLER_PORT="${FLUXION_KAFKA_CONTROLLER_PORT:-19093}"
 REGISTRY_PORT=18081
+WITH_REGISTRY="${FLUXION_KAFKA_REGISTRY:-1}"
 KAFKA_BROKERS="$HOST:$KAFKA_PORT"
 SCHEMA_REGISTRY_URL="http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
 
 FLUXION_KAFKA_HOME="${FLUXION_KAFKA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/fluxion/kafka}"
 DIST="$FLUXION_KAFKA_HOME/dist"
-STATE="$FLUXION_KAFKA_HOME/state"
+STATE="${FLUXION_KAFKA_STATE:-$FLUXION_KAFKA_HOME/state}"
 KAFKA_DIST="$DIST/kafka-$KAFKA_VERSION"
 APICURIO_DIST="$DIST/apicurio-registry-$APICURIO_VERSION"
 KAFKA_PID="$STATE/kafka.pid"
@@ -42,9 +46,12 @@ log() { printf '[kafka] %s\n' "$*" >&2; }
 die() { printf '[kafka] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # Serialise up/down across shells and clones (e.g. two test runs starting at once).
+# A private stack (own FLUXION_KAFKA_STATE) has its own lock.
 take_lock() {
-  mkdir -p "$FLUXION_KAFKA_HOME"
-  exec 9>"$FLUXION_KAFKA_HOME/.lock"
+  local lock="$FLUXION_KAFKA_HOME/.lock"
+  [[ -n "${FLUXION_KAFKA_STATE:-}" ]] && lock="$STATE/.lock"
+  mkdir -p "$(dirname "$lock")"
+  exec 9>"$lock"
   if command -v flock >/dev/null 2>&1; then
     flock -w 900 9 || die "timed out waiting for $FLUXION_KAFKA_HOME/.lock (another up/down still running?)"
   fi

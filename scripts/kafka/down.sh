@@ -12,7 +12,9 @@ stop_service registry "$REGISTRY_PID" "$REGISTRY_MARKER" "$APICURIO_DIST" &
 stop_service broker "$KAFKA_PID" "$KAFKA_MARKER" "$KAFKA_DIST" &
 wait
 rm -rf "$STATE/kafka" "$STATE/registry"
-for port in "$KAFKA_PORT" "$CONTROLLER_PORT" "$REGISTRY_PORT"; do
+ports=("$KAFKA_PORT" "$CONTROLLER_PORT")
+[[ $WITH_REGISTRY == 0 ]] || ports+=("$REGISTRY_PORT")
+for port in "${ports[@]}"; do
   port_open "$port" && log "note: port $port is still taken by a process this script did not start"
 done
 log "down (data removed; logs kept in $STATE, downloads in $DIST)"

@@ -5,7 +5,9 @@
 # and wait until both answer. Idempotent: a stack that is already up is reused. See README.md here.
 #
 # Environment: FLUXION_KAFKA_HOME (cache + state, default ~/.cache/fluxion/kafka),
-# FLUXION_KAFKA_TIMEOUT (seconds to wait for readiness, default 180), KAFKA_HEAP_OPTS, REGISTRY_HEAP_OPTS.
+# FLUXION_KAFKA_TIMEOUT (seconds to wait for readiness, default 180), KAFKA_HEAP_OPTS, REGISTRY_HEAP_OPTS;
+# for a second, private broker: FLUXION_KAFKA_STATE, FLUXION_KAFKA_PORT, FLUXION_KAFKA_CONTROLLER_PORT
+# and FLUXION_KAFKA_REGISTRY=0 (no registry). See common.sh.
 # The last lines on stdout are KAFKA_BROKERS=…, SCHEMA_REGISTRY_URL=… and FLUXION_KAFKA_STACK=started|reused.
 set -euo pipefail
 # shellcheck source=common.sh
@@ -213,6 +215,7 @@ else rm -f "$KAFKA_PID"; fi
 if pid_alive "$REGISTRY_PID" "$REGISTRY_MARKER"; then registry_mode=ours
 elif port_open "$REGISTRY_PORT"; then registry_mode=foreign; rm -f "$REGISTRY_PID"
 else rm -f "$REGISTRY_PID"; fi
+[[ $WITH_REGISTRY == 0 ]] && registry_mode=none
 
 started=()
 if [[ $kafka_mode == start || $registry_mode == start ]]; then
@@ -234,7 +237,8 @@ fi
 [[ $kafka_mode == foreign ]] && log "port $KAFKA_PORT is already taken by a process this script did not start; checking that it is a Kafka broker"
 [[ $registry_mode == foreign ]] && log "port $REGISTRY_PORT is already taken by a process this script did not start; checking that it is a schema registry"
 
-wait_args=(--brokers "$KAFKA_BROKERS" --registry "$SCHEMA_REGISTRY_URL" --timeout "$TIMEOUT")
+wait_args=(--brokers "$KAFKA_BROKERS" --timeout "$TIMEOUT")
+[[ $registry_mode == none ]] || wait_args+=(--registry "$SCHEMA_REGISTRY_URL")
 [[ $kafka_mode == start ]] && wait_args+=(--kafka-pid "$(cat "$KAFKA_PID")")
 [[ $registry_mode == start ]] && wait_args+=(--registry-pid "$(cat "$REGISTRY_PID")")
 set +e
@@ -248,13 +252,15 @@ if ((rc != 0)); then
   die "the local Kafka stack did not come up within ${TIMEOUT}s (see the logs above; state in $STATE)"
 fi
 
+what="broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL"
+[[ $registry_mode == none ]] && what="broker $KAFKA_BROKERS (no registry)"
 if ((${#started[@]} == 0)); then
-  log "already up: broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL"
+  log "already up: $what"
   stack=reused
 else
-  log "up in $((SECONDS - T0))s: broker $KAFKA_BROKERS, registry $SCHEMA_REGISTRY_URL (state in $STATE)"
+  log "up in $((SECONDS - T0))s: $what (state in $STATE)"
   stack=started
 fi
 echo "KAFKA_BROKERS=$KAFKA_BROKERS"
-echo "SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL"
+[[ $registry_mode == none ]] || echo "SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL"
 echo "FLUXION_KAFKA_STACK=$stack"

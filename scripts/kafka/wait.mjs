@@ -2,6 +2,7 @@
 //
 //   node scripts/kafka/wait.mjs --brokers 127.0.0.1:19092 --registry http://127.0.0.1:18081/apis/ccompat/v7 \
 //        [--timeout 180] [--kafka-pid N] [--registry-pid N]
+// Without --registry only the broker is waited for (a private broker without a registry).
 //
 // Ready means: a kafkajs admin's describeCluster() lists a broker, and GET {registry}/subjects
 // answers 200 with a JSON array. A given pid that dies fails at once instead of waiting out the
@@ -16,7 +17,7 @@ function parseArgs(argv) {
     if (value === undefined) throw new Error(`missing value for ${argv[i]}`)
     out[key] = key === 'timeout' || key.endsWith('pid') ? Number(value) : value
   }
-  if (!out.brokers || !out.registry) throw new Error('--brokers and --registry are required')
+  if (!out.brokers) throw new Error('--brokers is required')
   return out
 }
 
@@ -76,8 +77,8 @@ async function main() {
   const deadline = started + args.timeout * 1000
   const state = {
     broker: { ready: false, why: 'not checked yet', pid: args['kafka-pid'], check: () => brokerReady(args.brokers) },
-    registry: { ready: false, why: 'not checked yet', pid: args['registry-pid'], check: () => registryReady(args.registry) },
   }
+  if (args.registry) state.registry = { ready: false, why: 'not checked yet', pid: args['registry-pid'], check: () => registryReady(args.registry) }
   for (;;) {
     await Promise.all(
       Object.entries(state).map(async ([name, s]) => {
@@ -106,7 +107,7 @@ async function main() {
     code |= 2
     console.error(`[kafka] broker at ${args.brokers} not ready: ${state.broker.why}`)
   }
-  if (!state.registry.ready) {
+  if (state.registry && !state.registry.ready) {
     code |= 4
     console.error(`[kafka] registry at ${args.registry} not ready: ${state.registry.why}`)
   }
