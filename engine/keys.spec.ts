@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { keyGroupOf, keyGroupRangeOf, murmur3String, stateKeyOf, subtaskForKeyGroup } from './keys.ts'
+import { keyGroupOf, keyGroupOfStateKey, keyGroupRangeOf, murmur3SafeInteger, murmur3String, stateKeyOf, subtaskForKeyGroup } from './keys.ts'
 
 describe('murmur3String', () => {
   it('matches the reference MurmurHash3_x86_32 test vectors (seed 0)', () => {
@@ -22,6 +22,21 @@ describe('murmur3String', () => {
 
   it('equals a byte-wise implementation on random strings', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => murmur3String(s) === murmur3Bytes(new TextEncoder().encode(s))))
+  })
+})
+
+describe('murmur3SafeInteger', () => {
+  it('equals murmur3String of the state key for every safe integer (property), so key groups do not change', () => {
+    const edges = [0, -0, 1, -1, 9, 10, 99, 100, 2 ** 31, -(2 ** 31), 2 ** 32, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]
+    for (const n of edges) expect(murmur3SafeInteger(n)).toBe(murmur3String(stateKeyOf(n)))
+    const int = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.integer({ min: -1000, max: 1000 }))
+    fc.assert(
+      fc.property(int, fc.integer({ min: 1, max: 32768 }), (n, maxParallelism) => {
+        expect(murmur3SafeInteger(n)).toBe(murmur3String(stateKeyOf(n)))
+        expect(keyGroupOf(n, maxParallelism)).toBe(keyGroupOfStateKey(stateKeyOf(n), maxParallelism))
+      }),
+      { numRuns: 5000 },
+    )
   })
 })
 

@@ -133,7 +133,60 @@ export function keyGroupOfStateKey(stateKey: string, maxParallelism: number): nu
 
 /** Key group of a user key. */
 export function keyGroupOf(key: unknown, maxParallelism: number): number {
+  if (typeof key === 'number' && Number.isSafeInteger(key)) return murmur3SafeInteger(key) % maxParallelism
   return keyGroupOfStateKey(stateKeyOf(key), maxParallelism)
+}
+
+/** UTF-8 bytes of a safe integer's state key (scratch for murmur3SafeInteger): at most 2 + 1 + 16. */
+const keyBytes = new Uint8Array(24)
+
+/**
+ * murmur3String(stateKeyOf(n)) for a safe integer n, without building the string: the state key
+ * is \u0000, 'n', an optional '-' and the decimal digits (String(n) has no exponent below 2^53,
+ * and -0 is written 0), all ASCII, so its UTF-8 bytes are its characters.
+ */
+export function murmur3SafeInteger(n: number): number {
+  const bytes = keyBytes
+  bytes[0] = 0
+  bytes[1] = 0x6e
+  let length = 2
+  if (n < 0) bytes[length++] = 45
+  const abs = n < 0 ? -n : n
+  let digits = 1
+  for (let p = 10; p <= abs; p *= 10) digits++
+  let rest = abs
+  let i = length + digits - 1
+  // Above 2^31 through doubles, below it in int32 arithmetic.
+  for (; rest > 0x7fffffff; i--) {
+    const q = Math.floor(rest / 10)
+    bytes[i] = 48 + (rest - q * 10)
+    rest = q
+  }
+  let small = rest | 0
+  for (; i >= length; i--) {
+    const q = (small / 10) | 0
+    bytes[i] = 48 + (small - q * 10)
+    small = q
+  }
+  length += digits
+  let h = 0
+  i = 0
+  for (; i + 4 <= length; i += 4) h = mixBlock(h, bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24))
+  if (i < length) {
+    let k = 0
+    for (let shift = 0; i < length; i++, shift += 8) k |= bytes[i] << shift
+    k = Math.imul(k, 0xcc9e2d51)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, 0x1b873593)
+    h ^= k
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
 }
 
 /** The subtask (0-based) that owns key group `keyGroup` at parallelism `parallelism`. */

@@ -38,6 +38,12 @@ export class DataStream<T> {
     return this.transform(name, () => new MapOperator(fn), this.keyedOptions())
   }
 
+  /**
+   * Keeps the records for which `predicate` returns true. With a type guard (`(v: T) => v is S`)
+   * the result is a DataStream<S>: e.g. `events.filter(isBid)` narrows a union without a cast.
+   */
+  filter<S extends T>(predicate: (value: T) => value is S, name?: string): DataStream<S>
+  filter(predicate: (value: T) => boolean, name?: string): DataStream<T>
   filter(predicate: (value: T) => boolean, name = 'filter'): DataStream<T> {
     requireFunction(predicate, 'filter')
     return this.transform(name, () => new FilterOperator(predicate), this.keyedOptions())

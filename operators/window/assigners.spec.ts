@@ -61,6 +61,24 @@ describe('windowStart (Flink TimeWindow.getWindowStartWithOffset)', () => {
     expect(windowStart(0, -3, 10)).toBe(-3)
     expect(windowStart(-4, -3, 10)).toBe(-13)
   })
+
+  it('equals the remainder formula for integer and fractional timestamps, sizes and offsets (property)', () => {
+    const byRemainder = (t: number, offset: number, size: number): number => {
+      const r = (t - offset) % size
+      return r < 0 ? t - (r + size) : t - r
+    }
+    const timestamp = fc.oneof(fc.integer({ min: -(2 ** 45), max: 2 ** 45 }), fc.maxSafeInteger(), fc.double({ min: -1e13, max: 1e13, noNaN: true }))
+    const size = fc.oneof(fc.integer({ min: 1, max: 10 ** 9 }), fc.double({ min: 0.001, max: 1e6, noNaN: true }))
+    fc.assert(
+      fc.property(timestamp, size, fc.double({ min: -0.999, max: 0.999, noNaN: true }), fc.boolean(), (t, s, f, integerOffset) => {
+        const offset = integerOffset ? Math.trunc(f * s) : f * s
+        // === rather than toBe: the two may differ in the sign of a zero start.
+        const [fast, reference] = [windowStart(t, offset, s), byRemainder(t, offset, s)]
+        expect(fast === reference, `windowStart(${t}, ${offset}, ${s}) = ${fast}, expected ${reference}`).toBe(true)
+      }),
+      { numRuns: 2000 },
+    )
+  })
 })
 
 describe('TumblingEventTimeWindows', () => {

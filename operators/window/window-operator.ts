@@ -8,6 +8,12 @@
  *  - a record none of whose windows accepted it is late when timestamp + allowedLateness <= watermark;
  *    it goes to the late side output, or is dropped and counted;
  *  - window state is cleared at maxTimestamp + allowedLateness (the cleanup timer).
+ *
+ * Session windows (Flink's MergingWindowSet): each session of a key keeps its contents under a
+ * stable *state window*, the namespace of the session it first grew from (that window's start, a
+ * number). A record that extends a session changes the session's window, its trigger and its
+ * cleanup timer, but not where its contents live; only when two existing sessions merge are the
+ * contents of one folded into the other's.
  */
 import { FluxionError } from '../../engine/errors.ts'
 import { StreamOperator } from '../../engine/operator.ts'
@@ -16,11 +22,11 @@ import type { OutputTag } from '../../engine/output-tag.ts'
 import { NO_TIMESTAMP } from '../../engine/time.ts'
 import type { InternalTimerService, Timer } from '../../engine/timers.ts'
 import { ValueStateDescriptor, type ValueState } from '../../state/api.ts'
-import { VOID_NAMESPACE, type InternalValueState, type KeyedStateBackend } from '../../state/backend.ts'
+import { VOID_NAMESPACE, type InternalValueState, type KeyedStateBackend, type Namespace } from '../../state/backend.ts'
 import type { WindowAssigner, WindowAssignerContext } from './assigners.ts'
 import { EventTimeTrigger, ProcessingTimeTrigger, fires, purges, type OnMergeContext, type Trigger, type TriggerResult } from './triggers.ts'
 import { mergeValues, type ProcessWindowContext, type WindowContents } from './window-functions.ts'
-import { cover, intersects, maxTimestamp, sameWindow, type TimeWindow } from './window.ts'
+import { intersects, maxTimestamp, sameWindow, type TimeWindow } from './window.ts'
 
 /** Turns a firing window's data into output records. */
 export type WindowEmitter<K, R, OUT> = (key: K, window: TimeWindow, result: R, out: Collector<OUT>, ctx: ProcessWindowContext) => void
@@ -34,10 +40,34 @@ export interface WindowOperatorOptions<K, IN, R, OUT> {
   emit: WindowEmitter<K, R, OUT>
 }
 
+/**
+ * One session of a key: its current window and the namespace of its contents (its state window).
+ * Two live sessions of a key never intersect, so their state windows' starts differ.
+ */
+interface Session {
+  readonly window: TimeWindow
+  readonly state: Namespace
+}
+
+const NO_SESSIONS: readonly Session[] = []
+
+/**
+ * Reads a key's stored sessions. Snapshots taken before sessions had state windows stored plain
+ * windows, whose contents live under the assigner's `${start}:${end}` namespace.
+ */
+function sessionsOf(stored: readonly (Session | TimeWindow)[] | undefined): readonly Session[] {
+  if (stored === undefined) return NO_SESSIONS
+  if (stored.length === 0 || 'window' in stored[0]) return stored as readonly Session[]
+  return (stored as readonly TimeWindow[]).map((w) => ({ window: w, state: `${w.start}:${w.end}` }))
+}
+
 export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private timers!: InternalTimerService<TimeWindow>
   private backend!: KeyedStateBackend
-  private sessions: InternalValueState<TimeWindow[]> | undefined
+  private sessions: InternalValueState<readonly Session[]> | undefined
+  /** Timer namespaces of the last two windows asked for (merging assigners build strings). */
+  private lastTimerWindows: [TimeWindow | undefined, TimeWindow | undefined] = [undefined, undefined]
+  private lastTimerKeys: [Namespace, Namespace] = ['', '']
   private readonly assigner: WindowAssigner<IN>
   private readonly trigger: Trigger<IN>
   private readonly contents: WindowContents<IN, R>
@@ -85,14 +115,32 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
 
   override open(): void {
     this.backend = this.keyedBackend()
-    this.timers = this.getTimerService<TimeWindow>('window-timers', this, (w) => this.assigner.namespaceOf(w))
+    this.timers = this.getTimerService<TimeWindow>('window-timers', this, this.assigner.merging ? (w) => this.cachedTimerKey(w) : (w) => this.assigner.namespaceOf(w))
     this.contents.open(this.backend)
     if (this.assigner.merging) {
       if (!(this.trigger.canMerge?.() ?? false)) {
         throw new FluxionError('FLX_INVALID_WINDOW', `operator "${this.name}": the trigger cannot be used with merging (session) windows because it does not implement canMerge/onMerge`)
       }
-      this.sessions = this.backend.getValueState(new ValueStateDescriptor<TimeWindow[]>('session-windows'))
+      this.sessions = this.backend.getValueState(new ValueStateDescriptor<readonly Session[]>('session-windows'))
     }
+  }
+
+  /**
+   * The assigner's namespace of a session window, for its timers. Merging a session touches the
+   * timers of the same two windows several times in a row; remembering the last two by identity
+   * builds each window's key once.
+   */
+  private cachedTimerKey(w: TimeWindow): Namespace {
+    const ws = this.lastTimerWindows
+    const ks = this.lastTimerKeys
+    if (ws[0] === w) return ks[0]
+    if (ws[1] === w) return ks[1]
+    const key = this.assigner.namespaceOf(w)
+    ws[1] = ws[0]
+    ks[1] = ks[0]
+    ws[0] = w
+    ks[0] = key
+    return key
   }
 
   processElement(value: IN, timestamp: number): void {
@@ -131,56 +179,92 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
     return skipped
   }
 
-  /** Session windows: merge the record's window into the key's sessions first. */
+  /**
+   * Session windows: merge the record's window into the key's sessions first (Flink's
+   * MergingWindowSet.addWindow with WindowOperator's merge callback).
+   */
   private addToSessions(value: IN, timestamp: number, windows: readonly TimeWindow[]): boolean {
     const sessionState = this.sessions!
     sessionState.setCurrentNamespace(VOID_NAMESPACE)
-    let sessions = sessionState.value() ?? []
+    const stored = sessionState.value()
+    let sessions = sessionsOf(stored)
+    let changed = sessions !== stored
     let skipped = true
-    for (const window of windows) {
-      const overlapping = sessions.filter((s) => intersects(s, window))
-      let actual = window
-      for (const s of overlapping) actual = cover(actual, s)
-      const merged = !(overlapping.length === 1 && sameWindow(overlapping[0], actual)) && overlapping.length > 0
-      if (overlapping.length === 0) {
-        if (this.isWindowLate(actual)) continue // a late new window is never created
-      } else if (merged) {
-        sessions = sessions.filter((s) => !overlapping.includes(s))
-        this.mergeWindows(actual, overlapping)
+    for (let w = 0; w < windows.length; w++) {
+      const window = windows[w]
+      // Sessions are sorted by start and pairwise disjoint: those the window touches are adjacent.
+      let first = -1
+      let count = 0
+      let start = window.start
+      let end = window.end
+      for (let i = 0; i < sessions.length; i++) {
+        const s = sessions[i].window
+        if (!intersects(s, window)) {
+          if (count > 0) break
+          continue
+        }
+        if (count++ === 0) first = i
+        if (s.start < start) start = s.start
+        if (s.end > end) end = s.end
       }
-      if (overlapping.length === 0 || merged) sessions = [...sessions, actual].sort((a, b) => a.start - b.start)
+      let session: Session
+      let merged = false
+      if (count === 0) {
+        if (this.isWindowLate(window)) continue // a late new window is never created
+        session = { window, state: window.start }
+        sessions = withSession(sessions, 0, 0, session)
+        changed = true
+      } else if (count === 1 && sessions[first].window.start === start && sessions[first].window.end === end) {
+        session = sessions[first] // inside an existing session: nothing changes
+      } else {
+        const overlapping = sessions.slice(first, first + count)
+        // The earliest session's contents stay where they are; the others' are folded into them.
+        session = { window: { start, end }, state: overlapping[0].state }
+        this.mergeWindows(session, overlapping)
+        sessions = withSession(sessions, first, count, session)
+        changed = true
+        merged = true
+      }
+      const actual = session.window
       if (this.isWindowLate(actual)) continue
       skipped = false
-      this.contents.setNamespace(this.assigner.namespaceOf(actual))
+      this.contents.setNamespace(session.state)
       const fresh = this.addToContents(value) || merged
       this.onElementTrigger(value, timestamp, actual, fresh)
     }
-    sessionState.setCurrentNamespace(VOID_NAMESPACE)
-    if (sessions.length === 0) sessionState.clear()
-    else sessionState.update(sessions)
+    if (changed) {
+      sessionState.setCurrentNamespace(VOID_NAMESPACE)
+      if (sessions.length === 0) sessionState.clear()
+      else sessionState.update(sessions)
+    }
     return skipped
   }
 
-  /** Moves the state of `mergedWindows` into `target` and re-registers timers (Flink's merge callback). */
-  private mergeWindows(target: TimeWindow, mergedWindows: readonly TimeWindow[]): void {
-    this.triggerWindow = target
+  /**
+   * Flink's merge callback: the trigger merges into `target`, the merged windows' triggers and
+   * cleanup timers are cleared, and their contents are folded into the target's state window.
+   */
+  private mergeWindows(target: Session, merged: readonly Session[]): void {
+    const mergedWindows = merged.map((m) => m.window)
+    const window = target.window
+    this.triggerWindow = window
     this.mergedWindows = mergedWindows
     this.isNewWindow = true
-    this.callTrigger(() => this.trigger.onMerge?.(target, this.triggerCtx))
+    this.callTrigger(() => this.trigger.onMerge?.(window, this.triggerCtx))
     this.isNewWindow = false
     for (const m of mergedWindows) {
       this.triggerWindow = m
       this.callTrigger(() => this.trigger.clear(m, this.triggerCtx))
       this.deleteCleanupTimer(m)
     }
-    const targetNs = this.assigner.namespaceOf(target)
-    try {
-      this.contents.merge(
-        targetNs,
-        mergedWindows.map((m) => this.assigner.namespaceOf(m)),
-      )
-    } catch (e) {
-      throw this.userError(e)
+    const sources: Namespace[] = []
+    for (const m of merged) if (m.state !== target.state) sources.push(m.state)
+    if (sources.length > 0) {
+      try {
+        this.contents.merge(target.state, sources)
+      } catch (e) {
+        throw this.userError(e)
+      }
     }
     this.mergedWindows = []
   }
@@ -239,26 +323,31 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
 
   private onTimer(timer: Timer<TimeWindow>, eventTime: boolean): void {
     const window = timer.namespace
-    let sessions: TimeWindow[] | undefined
+    let sessions: readonly Session[] | undefined
+    let ns: Namespace
     if (this.sessions) {
       this.sessions.setCurrentNamespace(VOID_NAMESPACE)
-      sessions = this.sessions.value() ?? []
+      sessions = sessionsOf(this.sessions.value())
+      const session = sessions.find((s) => sameWindow(s.window, window))
       // A timer of a window that was merged away: nothing to do.
-      if (!sessions.some((s) => sameWindow(s, window))) return
+      if (session === undefined) return
+      ns = session.state
+    } else {
+      ns = this.assigner.namespaceOf(window)
     }
-    this.contents.setNamespace(this.assigner.namespaceOf(window))
+    this.contents.setNamespace(ns)
     this.triggerWindow = window
     const result = this.callTrigger(() =>
       eventTime ? this.trigger.onEventTime(timer.timestamp, window, this.triggerCtx) : this.trigger.onProcessingTime(timer.timestamp, window, this.triggerCtx),
     )
     this.applyTriggerResult(result, window)
     if (eventTime === this.assigner.isEventTime && timer.timestamp === this.cleanupTime(window)) {
-      this.contents.setNamespace(this.assigner.namespaceOf(window))
+      this.contents.setNamespace(ns)
       this.contents.clear()
       this.triggerWindow = window
       this.callTrigger(() => this.trigger.clear(window, this.triggerCtx))
       if (sessions && this.sessions) {
-        const rest = sessions.filter((s) => !sameWindow(s, window))
+        const rest = sessions.filter((s) => !sameWindow(s.window, window))
         this.sessions.setCurrentNamespace(VOID_NAMESPACE)
         if (rest.length === 0) this.sessions.clear()
         else this.sessions.update(rest)
@@ -342,4 +431,20 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
       },
     }
   }
+}
+
+/** `sessions` with `count` entries from `at` replaced by `session`, kept sorted by window start. */
+function withSession(sessions: readonly Session[], at: number, count: number, session: Session): readonly Session[] {
+  const out: Session[] = []
+  let placed = false
+  for (let i = 0; i < sessions.length; i++) {
+    if (i >= at && i < at + count) continue
+    if (!placed && sessions[i].window.start > session.window.start) {
+      out.push(session)
+      placed = true
+    }
+    out.push(sessions[i])
+  }
+  if (!placed) out.push(session)
+  return out
 }

@@ -4,17 +4,17 @@
 import type { AggregateFunction, DataStream, StreamExecutionEnvironment } from '../../../index.ts'
 import { isAuction, isBid, isPerson, type Auction, type Bid, type NexmarkEvent, type Person } from '../model.ts'
 
-/** The bids of the event stream (a filter; the cast only narrows the type). */
+/** The bids of the event stream (`isBid` is a type guard, so the filter narrows the type). */
 export function bids(events: DataStream<NexmarkEvent>): DataStream<Bid> {
-  return events.filter(isBid, 'bids') as DataStream<NexmarkEvent> as DataStream<Bid>
+  return events.filter(isBid, 'bids')
 }
 
 export function auctions(events: DataStream<NexmarkEvent>): DataStream<Auction> {
-  return events.filter(isAuction, 'auctions') as DataStream<NexmarkEvent> as DataStream<Auction>
+  return events.filter(isAuction, 'auctions')
 }
 
 export function persons(events: DataStream<NexmarkEvent>): DataStream<Person> {
-  return events.filter(isPerson, 'persons') as DataStream<NexmarkEvent> as DataStream<Person>
+  return events.filter(isPerson, 'persons')
 }
 
 /** COUNT(*) as an AggregateFunction. */
