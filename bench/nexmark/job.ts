@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/nexmark/job.ts --query q5 --events 2000000 --parallelism 2 [--state memory]
  *        [--batch-size 1024] [--warmup-events N] [--rate 100000] [--ooo-group 1000] [--seed 1] [--digest]
+ *        [--source kafka --topic T --warmup-topic W --brokers B --registry URL]   (kafka.ts: read the events from Kafka)
  *
  * It first runs the query on `--warmup-events` events (JIT warm-up, not measured), then the measured
  * run, and prints one line `NEXMARK_RESULT {json}` on stdout. A configuration the engine rejects
@@ -15,6 +16,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FluxionError, StreamExecutionEnvironment } from '../../index.ts'
 import { nexmarkSource, WATERMARK_DELAY_MS, type NexmarkConfig } from './generator.ts'
+import { kafkaNexmarkSource, observeEvents, type KafkaNexmarkSourceOptions } from './kafka.ts'
 import { Digest, MetricsSink, quantile, RunMetrics } from './metrics.ts'
 import { queryByName } from './queries/index.ts'
 
@@ -30,6 +32,8 @@ interface JobArgs {
   warmupEvents: number
   config: Partial<NexmarkConfig>
   digest: boolean
+  /** --source kafka: the pre-filled topics (the runner writes them); undefined: the generator. */
+  kafka: { measured: KafkaNexmarkSourceOptions; warmup: KafkaNexmarkSourceOptions | undefined } | undefined
 }
 
 function parse(): JobArgs {
@@ -45,6 +49,11 @@ function parse(): JobArgs {
       'ooo-group': { type: 'string' },
       seed: { type: 'string' },
       digest: { type: 'boolean', default: false },
+      source: { type: 'string', default: 'generator' },
+      topic: { type: 'string' },
+      'warmup-topic': { type: 'string' },
+      brokers: { type: 'string', default: '127.0.0.1:19092' },
+      registry: { type: 'string', default: 'http://127.0.0.1:18081/apis/ccompat/v7' },
     },
     strict: true,
   })
@@ -53,6 +62,9 @@ function parse(): JobArgs {
   const config: Partial<NexmarkConfig> = {}
   if (values.rate !== undefined) config.eventsPerSecond = Number(values.rate)
   if (values['ooo-group'] !== undefined) config.outOfOrderGroupSize = Number(values['ooo-group'])
+  if (values.source !== 'generator' && values.source !== 'kafka') throw new Error(`--source must be generator or kafka, got ${values.source}`)
+  if (values.source === 'kafka' && !values.topic) throw new Error('--source kafka needs --topic')
+  const topic = (t: string): KafkaNexmarkSourceOptions => ({ brokers: values.brokers.split(','), registry: values.registry, topic: t })
   if (values.seed !== undefined) config.seed = Number(values.seed)
   return {
     query: values.query,
@@ -63,6 +75,7 @@ function parse(): JobArgs {
     warmupEvents: Number(values['warmup-events']),
     config,
     digest: values.digest,
+    kafka: values.source === 'kafka' ? { measured: topic(values.topic!), warmup: values['warmup-topic'] ? topic(values['warmup-topic']) : undefined } : undefined,
   }
 }
 
@@ -77,7 +90,8 @@ async function runOnce(args: JobArgs, events: number, metrics: RunMetrics | unde
   }
   const env = StreamExecutionEnvironment.create({ parallelism: args.parallelism, batchSize: args.batchSize, stateBackend: args.state, ...(stateDir ? { stateDir } : {}) })
   const query = queryByName(args.query)
-  const source = nexmarkSource(env, { count: events, config: args.config, observe: metrics?.observe })
+  const kafka = args.kafka && (metrics ? args.kafka.measured : args.kafka.warmup)
+  const source = kafka ? observeEvents(kafkaNexmarkSource(env, kafka), metrics?.observe ?? (() => {})) : nexmarkSource(env, { count: events, config: args.config, observe: metrics?.observe })
   query.build(env, source).sinkTo(new MetricsSink(metrics, digest))
   await env.execute(`nexmark-${args.query}`)
 }
@@ -86,7 +100,7 @@ async function main(): Promise<void> {
   const args = parse()
   const query = queryByName(args.query)
   try {
-    if (args.warmupEvents > 0) await runOnce(args, args.warmupEvents, undefined)
+    if (args.warmupEvents > 0 && (!args.kafka || args.kafka.warmup)) await runOnce(args, args.warmupEvents, undefined)
     const metrics = new RunMetrics(args.parallelism, query.latency)
     const digest = args.digest ? new Digest() : undefined
     await runOnce(args, args.events, metrics, digest)
@@ -95,6 +109,7 @@ async function main(): Promise<void> {
     const result = {
       query: args.query,
       system: 'fluxion',
+      source: args.kafka ? 'kafka' : 'generator',
       state: args.state,
       parallelism: args.parallelism,
       events: args.events,

@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { prepareKafkaTopics } from './kafka-topics.ts'
 import { formatSelfTimes, selfTimes } from './profile.ts'
 import { QUERIES, queryByName } from './queries/index.ts'
 
@@ -48,6 +49,11 @@ interface Options {
   verify: boolean
   heap: string
   generator: string[]
+  /** 'kafka': Fluxion reads the events from a pre-filled Kafka topic (kafka-topics.ts); no Flink peer. */
+  source: 'generator' | 'kafka'
+  partitions: number
+  /** job.ts arguments naming the pre-filled topics (set in main). */
+  kafkaArgs: string[]
 }
 
 const USAGE = `usage: npm run bench:nexmark -- [options]
@@ -65,6 +71,8 @@ const USAGE = `usage: npm run bench:nexmark -- [options]
   --seed N                 generator seed (default 1)
   --heap SIZE              JVM -Xmx for Flink (default 2g)
   --json                   one JSON object per line on stdout (progress on stderr)
+  --source generator|kafka the in-process generator (default), or Avro events pre-filled into a Kafka topic (Fluxion only)
+  --partitions N           --source kafka: partitions of the topic (default 4)
   --cpu-prof               Fluxion children write .cpuprofile files (bench/results/nexmark-prof/); self-time summary on stderr
   --verify                 instead of measuring: run each query once per system with result digests and compare them`
 
@@ -85,6 +93,8 @@ function parseOptions(): Options {
       seed: { type: 'string' },
       heap: { type: 'string', default: '2g' },
       json: { type: 'boolean', default: false },
+      source: { type: 'string', default: 'generator' },
+      partitions: { type: 'string', default: '4' },
       'cpu-prof': { type: 'boolean', default: false },
       verify: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -130,6 +140,9 @@ function parseOptions(): Options {
     verify: values.verify,
     heap: values.heap,
     generator,
+    source: values.source === 'kafka' || values.source === 'generator' ? values.source : fail(`--source must be generator or kafka, got "${values.source}"`),
+    partitions: int('partitions', values.partitions, 1),
+    kafkaArgs: [],
   }
 }
 
@@ -199,7 +212,7 @@ function childCommand(system: System, o: Options, query: string, parallelism: nu
   const warm = ['--warmup-events', String(extra.digest ? 0 : o.warmupEvents)]
   if (system === 'fluxion') {
     const prof = extra.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'nexmark-prof'), '--cpu-prof-name', extra.profile] : []
-    return [process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench', 'nexmark', 'job.ts'), ...common, ...warm, ...(extra.digest ? ['--digest'] : [])]]
+    return [process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench', 'nexmark', 'job.ts'), ...common, ...warm, ...(extra.digest ? ['--digest'] : []), ...o.kafkaArgs]]
   }
   const cp = `${FLINK_JAR}:${join(FLINK_DIR, 'target', 'lib')}/*`
   return ['java', [`-Xmx${o.heap}`, ...JAVA_OPENS, '-cp', cp, 'fluxion.nexmark.NexmarkJob', ...common, ...warm, ...(extra.digest ? ['--digest', 'true'] : [])]]
@@ -279,6 +292,7 @@ interface Summary {
   node: string
   flinkVersion?: string
   date: string
+  source?: 'kafka'
 }
 
 function summarize(runs: readonly ChildResult[], loadAvg1: number): Summary {
@@ -350,8 +364,21 @@ async function verify(o: Options): Promise<void> {
 
 async function main(): Promise<void> {
   const o = parseOptions()
+  if (o.source === 'kafka' && o.systems.includes('flink')) {
+    log('--source kafka: there is no Flink peer reading Kafka yet; Fluxion runs alone (ratioToFlink null)')
+    o.systems = ['fluxion']
+  }
   if (o.systems.includes('flink')) ensureFlinkJar()
-  if (o.verify) return verify(o)
+  const topics = o.source === 'kafka' ? await prepareKafkaTopics(o, log) : undefined
+  if (topics) o.kafkaArgs = topics.childArgs
+  try {
+    await (o.verify ? verify(o) : measure(o))
+  } finally {
+    await topics?.cleanup()
+  }
+}
+
+async function measure(o: Options): Promise<void> {
   mkdirSync(RESULTS, { recursive: true })
   const all: Summary[] = []
   const failures: string[] = []
@@ -380,6 +407,7 @@ async function main(): Promise<void> {
       const summaries = o.systems.map((s) => summarize(results.get(s)!, load))
       const fl = summaries.find((s) => s.system === 'fluxion')
       const fk = summaries.find((s) => s.system === 'flink')
+      if (fl && o.source === 'kafka') Object.assign(fl, { source: 'kafka', ratioToFlink: null })
       if (fl && fk) {
         fl.ratioToFlink = round(fl.eventsPerSecond / fk.eventsPerSecond, 3)
         log(`${query} p=${p}: Fluxion / Flink = ${fl.ratioToFlink} (${fmtRate(fl.eventsPerSecond)} vs ${fmtRate(fk.eventsPerSecond)} events/s)`)
