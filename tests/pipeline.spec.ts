@@ -101,6 +101,17 @@ describe('stateless operators, union and side outputs', () => {
     expect(negatives.sort(byNumber)).toEqual(flat.filter((x) => x < 0).sort(byNumber))
   })
 
+  it('filter with a type guard narrows the stream type and keeps exactly the matching records', async () => {
+    type Shape = { kind: 'circle'; r: number } | { kind: 'square'; side: number }
+    const isCircle = (s: Shape): s is Extract<Shape, { kind: 'circle' }> => s.kind === 'circle'
+    const env = StreamExecutionEnvironment.create({ parallelism: 2 })
+    const shapes: Shape[] = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? { kind: 'circle', r: i } : { kind: 'square', side: i }))
+    // No cast: `.r` only type-checks because filter(isCircle) is a DataStream of circles.
+    const radii = env.fromCollection(shapes).filter(isCircle, 'circles').map((c) => c.r)
+    const [rows] = await env.executeAndCollect(radii)
+    expect(rows.sort(byNumber)).toEqual(shapes.filter(isCircle).map((c) => c.r))
+  })
+
   it('records keep their order through a chain and a forward edge of one subtask', async () => {
     const env = StreamExecutionEnvironment.create({ batchSize: 7 })
     const out = env

@@ -12,6 +12,7 @@ import { FluxionError } from '../../engine/errors.ts'
 import { OutputTag } from '../../engine/output-tag.ts'
 import { OperatorTestHarness } from '../../engine/testing/operator-harness.ts'
 import { ValueStateDescriptor } from '../../state/api.ts'
+import { VOID_NAMESPACE, type KeyedStateBackend } from '../../state/backend.ts'
 import {
   EventTimeSessionWindows,
   GlobalWindows,
@@ -292,6 +293,23 @@ describe('WindowOperator: event-time session windows', () => {
     ])
     expect(r.out).toEqual([row('a', 0, 10, { n: 1, sum: 1 }), row('a', 0, 12, { n: 2, sum: 3 }), row('a', 0, 18, { n: 3, sum: 7 })])
     expect(r.stateSize).toBe(0)
+  })
+
+  it('reads sessions stored as plain windows by earlier versions (contents under "start:end") and merges into them', () => {
+    const h = harness({ assigner: EventTimeSessionWindows.withGap(10), contents: () => new AggregatingContents(countSumAgg) }).open()
+    // What an earlier version left in state for key a: one session [0, 10) holding one record of value 1.
+    const backend = (h as unknown as { backend: KeyedStateBackend }).backend
+    backend.setCurrentKey('a')
+    const sessions = backend.getValueState(new ValueStateDescriptor<TimeWindow[]>('session-windows'))
+    sessions.setCurrentNamespace(VOID_NAMESPACE)
+    sessions.update([{ start: 0, end: 10 }])
+    const contents = backend.getValueState(new ValueStateDescriptor<CountSum>('window-contents'))
+    contents.setCurrentNamespace('0:10')
+    contents.update({ n: 1, sum: 1 })
+    h.processElement({ key: 'a', v: 10 }, 5) // extends the stored session to [0, 15)
+    h.processWatermark(14)
+    expect(h.getOutput().map((o) => o.value)).toEqual([{ key: 'a', start: 0, end: 15, result: { n: 2, sum: 11 } }])
+    expect(backend.size()).toBe(0)
   })
 
   it('keeps the CountTrigger count when a session grows (trigger state of merged windows is merged, not lost)', () => {
