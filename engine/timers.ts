@@ -33,16 +33,17 @@ class TimerQueue<N> {
     return n
   }
 
-  add(timer: Timer<N>, key: KeyId, ns: Namespace): void {
-    let due = this.byTime.get(timer.timestamp)
+  /** Adds the timer (timestamp, key, namespace) unless it exists; allocates only when it is new. */
+  add(timestamp: number, key: unknown, namespace: N, keyId: KeyId, ns: Namespace): void {
+    let due = this.byTime.get(timestamp)
     if (!due) {
       due = new Map()
-      this.byTime.set(timer.timestamp, due)
-      this.push(timer.timestamp)
+      this.byTime.set(timestamp, due)
+      this.push(timestamp)
     }
-    let perKey = due.get(key)
-    if (!perKey) due.set(key, (perKey = new Map()))
-    if (!perKey.has(ns)) perKey.set(ns, timer)
+    let perKey = due.get(keyId)
+    if (!perKey) due.set(keyId, (perKey = new Map()))
+    if (!perKey.has(ns)) perKey.set(ns, { timestamp, key, namespace })
   }
 
   delete(timestamp: number, key: KeyId, ns: Namespace): void {
@@ -149,7 +150,7 @@ export class InternalTimerService<N = unknown> {
 
   registerEventTimeTimer(namespace: N, time: number): void {
     const key = this.backend.getCurrentKey()
-    this.eventTimers.add({ timestamp: time, key, namespace }, keyIdOf(key), this.namespaceKey(namespace))
+    this.eventTimers.add(time, key, namespace, keyIdOf(key), this.namespaceKey(namespace))
   }
 
   deleteEventTimeTimer(namespace: N, time: number): void {
@@ -158,7 +159,7 @@ export class InternalTimerService<N = unknown> {
 
   registerProcessingTimeTimer(namespace: N, time: number): void {
     const key = this.backend.getCurrentKey()
-    this.processingTimers.add({ timestamp: time, key, namespace }, keyIdOf(key), this.namespaceKey(namespace))
+    this.processingTimers.add(time, key, namespace, keyIdOf(key), this.namespaceKey(namespace))
   }
 
   deleteProcessingTimeTimer(namespace: N, time: number): void {
@@ -227,7 +228,7 @@ export class InternalTimerService<N = unknown> {
           if (group < range.start || group > range.end) continue
           const ns = namespace as N
           void sk
-          queue.add({ timestamp, key, namespace: ns }, keyIdOf(key), this.namespaceKey(ns))
+          queue.add(timestamp, key, ns, keyIdOf(key), this.namespaceKey(ns))
         }
       }
     }

@@ -280,7 +280,13 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private onElementTrigger(value: IN, timestamp: number, window: TimeWindow, fresh: boolean): void {
     this.triggerWindow = window
     this.isNewWindow = fresh
-    const result = this.callTrigger(() => this.trigger.onElement(value, timestamp, window, this.triggerCtx))
+    let result: TriggerResult | void
+    try {
+      // Called directly, not through callTrigger: no closure per record and window.
+      result = this.trigger.onElement(value, timestamp, window, this.triggerCtx)
+    } catch (e) {
+      throw this.userError(e)
+    }
     this.isNewWindow = false
     this.applyTriggerResult(result, window)
     if (fresh || !this.skipRepeatedTimers) this.registerCleanupTimer(window)
