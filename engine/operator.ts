@@ -29,6 +29,13 @@ export interface OperatorContext {
   readonly backend: KeyedStateBackend | undefined
 }
 
+/**
+ * How a snapshot takes keyed state: 'full' (every entry; starts a new change epoch),
+ * 'incremental' (the changes since the previous epoch) or 'savepoint' (every entry, change
+ * tracking left alone: savepoints are not part of the checkpoint chain).
+ */
+export type KeyedSnapshotMode = 'full' | 'incremental' | 'savepoint'
+
 /** What an operator snapshots: keyed state, timers and its own operator state. */
 export interface OperatorSnapshot {
   keyed?: KeyedStateSnapshot
@@ -142,18 +149,17 @@ export abstract class StreamOperator<IN, OUT> {
   }
 
   /**
-   * Snapshot of keyed state, timers and operator state (synchronous, deep copies). With
-   * `incremental`, keyed state holds only what changed since the previous snapshot, when the
-   * backend supports it (`keyedIncremental` tells which one was taken).
+   * Snapshot of keyed state, timers and operator state (synchronous, deep copies). `mode` says
+   * how keyed state is taken (`keyedIncremental` tells whether it holds only changes).
    */
-  snapshotState(incremental = false, checkpointId = FINAL_CHECKPOINT_ID): OperatorSnapshot {
+  snapshotState(mode: KeyedSnapshotMode = 'full', checkpointId = FINAL_CHECKPOINT_ID): OperatorSnapshot {
     const snap: OperatorSnapshot = {}
     const backend = this.ctx.backend
     if (backend) {
-      if (incremental) {
+      if (mode === 'incremental') {
         snap.keyed = backend.snapshotIncremental()
         snap.keyedIncremental = true
-      } else snap.keyed = backend.snapshot()
+      } else snap.keyed = backend.snapshot({ keepChanges: mode === 'savepoint' })
     }
     if (this.timerServices.size > 0) {
       snap.timers = {}

@@ -95,6 +95,11 @@ export interface KeyedStateSnapshot {
   states: Record<string, StateSnapshot>
 }
 
+export interface SnapshotOptions {
+  /** Leave change tracking as it is (default false: the snapshot starts a new epoch). */
+  keepChanges?: boolean
+}
+
 export interface KeyedStateBackend {
   readonly maxParallelism: number
   readonly keyGroupRange: KeyGroupRange
@@ -108,10 +113,11 @@ export interface KeyedStateBackend {
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): InternalAggregatingState<IN, ACC, OUT>
   /**
    * Every entry, encoded, taken synchronously; later writes do not change it. Cost proportional
-   * to the state size. Also starts a new epoch for snapshotIncremental. Expired TTL entries are
-   * left out.
+   * to the state size. Also starts a new epoch for snapshotIncremental, unless `keepChanges`
+   * (savepoints, which are not part of the checkpoint chain): then the next snapshotIncremental
+   * still holds every change since the previous epoch. Expired TTL entries are left out.
    */
-  snapshot(): KeyedStateSnapshot
+  snapshot(options?: SnapshotOptions): KeyedStateSnapshot
   /**
    * The entries written or deleted since the previous snapshot or snapshotIncremental (deletions
    * as null rows), taken synchronously; cost proportional to the changes. Throws FLX_INVALID_CONFIG

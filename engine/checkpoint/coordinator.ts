@@ -8,14 +8,21 @@
  *     atomically — only then is checkpoint n complete;
  *  6. tasks are notified; sinks commit what they prepared for n.
  * One checkpoint is in flight at a time. Keyed state is incremental: a subtask's state is a chain
- * of files (a full base, then deltas). When a chain grows past `compactAfter` files, a background
- * compaction folds it into a new base that later checkpoints build on. After a failure and after a
- * restore the next snapshot is full (the backends' change tracking starts over).
+ * of files (a full base, then deltas), and the coordinator keeps, per keyed subtask, the chain its
+ * backend's change tracking is relative to. When a chain grows past `compactAfter` files, a
+ * background compaction folds it into a new base that later checkpoints build on.
+ *  - Savepoints are full snapshots outside the chain: they leave change tracking alone, so the
+ *    next checkpoint's delta still holds every change since the previous checkpoint.
+ *  - After a restore at the same parallelism, the restored chain is the base of the next delta
+ *    (files under another root, e.g. a savepoint's, are linked in first); with rescaling, after a
+ *    failed checkpoint and every `fullEvery` checkpoints the next snapshot is full.
  */
 import { FluxionError } from '../errors.ts'
 import type { Clock } from '../time.ts'
 import { FINAL_CHECKPOINT_ID } from '../operator.ts'
 import type { Task } from '../runtime/task.ts'
+import type { KeyedSnapshotMode } from '../operator.ts'
+import { restoredChainOf, type LoadedCheckpoint } from './restore.ts'
 import type { CheckpointStorage } from './storage.ts'
 import type { CheckpointMetadata, CheckpointStats, SubtaskStateHandle, TaskAck, TaskSnapshot } from './types.ts'
 import { compactTaskChain } from './compaction.ts'
@@ -37,15 +44,37 @@ export interface CheckpointConfig {
   tolerableFailures?: number
 }
 
+interface Written {
+  ack: TaskAck
+  handle: string
+  bytes: number
+}
+
 interface PendingCheckpoint {
   id: number
   savepoint: boolean
-  incremental: boolean
   startedAt: number
+  /** Per subtask ("head#subtask"): how it snapshots its keyed state, decided at the trigger. */
+  modes: Map<string, KeyedSnapshotMode>
   acks: TaskAck[]
-  writes: Promise<{ ack: TaskAck; handle: string; bytes: number }>[]
+  writes: Promise<Written>[]
   done?: (meta: CheckpointMetadata) => void
   fail?: (e: unknown) => void
+}
+
+/** A keyed subtask's chain of state files; `from` until they are adopted from another root. */
+interface Chain {
+  files: string[]
+  from?: CheckpointStorage
+}
+
+const subtaskId = (head: string, subtask: number): string => `${head}#${subtask}`
+
+/** Keyed-state rows (entries and deletions) in a task snapshot. */
+function rowsOf(snapshot: TaskSnapshot): number {
+  let n = 0
+  for (const op of Object.values(snapshot.operators)) for (const s of Object.values(op.keyed?.states ?? {})) n += s.rows.length
+  return n
 }
 
 export class CheckpointCoordinator {
@@ -61,9 +90,13 @@ export class CheckpointCoordinator {
   private nextId: number
   private nextTrigger: number
   private sinceFull = 0
-  private forceFull = true
   private failures = 0
   private readonly queuedSavepoints: PendingCheckpoint[] = []
+  /**
+   * Per keyed subtask: the chain of the latest complete checkpoint (or of the restored one), which
+   * its backend's change tracking is relative to. Absent: the next snapshot must be full.
+   */
+  private readonly chains = new Map<string, Chain>()
   /** Finished compactions by "head#subtask": the chain up to `upTo` is replaced by `base`. */
   private readonly compacted = new Map<string, { upTo: string; base: string }>()
   private readonly compacting = new Set<string>()
@@ -76,16 +109,22 @@ export class CheckpointCoordinator {
     private readonly clock: Clock,
     private readonly jobName: string,
     private readonly maxParallelism: number,
-    restoredFrom?: CheckpointMetadata,
+    restoredFrom?: LoadedCheckpoint,
     /** Where savepoints go (kept until deleted); default: the checkpoint storage. */
     private readonly savepointStorage: CheckpointStorage = storage,
   ) {
-    this.latest = restoredFrom
-    this.nextId = (restoredFrom?.checkpointId ?? 0) + 1
+    this.latest = restoredFrom?.metadata
+    this.nextId = (restoredFrom?.metadata.checkpointId ?? 0) + 1
     this.nextTrigger = clock.now() + config.intervalMs
+    const parallelism = new Map<string, number>()
+    for (const t of tasks) parallelism.set(t.headVertex, (parallelism.get(t.headVertex) ?? 0) + 1)
     for (const t of tasks) {
       t.checkpointing = true
       t.onCheckpoint = (ack) => this.acknowledge(ack)
+      t.snapshotModeFor = (checkpointId) => this.modeFor(t, checkpointId)
+      if (!restoredFrom?.storage || !t.backend) continue
+      const files = restoredChainOf(restoredFrom, t.headVertex, t.subtaskIndex, parallelism.get(t.headVertex)!)
+      if (files) this.chains.set(subtaskId(t.headVertex, t.subtaskIndex), { files, from: restoredFrom.storage })
     }
   }
 
@@ -111,16 +150,22 @@ export class CheckpointCoordinator {
     }
     if (now >= this.nextTrigger) {
       this.nextTrigger = now + this.config.intervalMs
-      const incremental = !this.forceFull && this.sinceFull + 1 < (this.config.fullEvery ?? Number.POSITIVE_INFINITY)
-      this.start({ id: 0, savepoint: false, incremental, startedAt: now, acks: [], writes: [] })
+      this.start({ id: 0, savepoint: false, startedAt: now, modes: new Map(), acks: [], writes: [] })
     }
   }
 
   /** Takes a savepoint (a full checkpoint kept until deleted); resolves with its metadata. */
   triggerSavepoint(): Promise<CheckpointMetadata> {
     return new Promise((done, fail) => {
-      this.queuedSavepoints.push({ id: 0, savepoint: true, incremental: false, startedAt: 0, acks: [], writes: [], done, fail })
+      this.queuedSavepoints.push({ id: 0, savepoint: true, startedAt: 0, modes: new Map(), acks: [], writes: [], done, fail })
     })
+  }
+
+  /** How task `t` snapshots at barrier `checkpointId`; null when that checkpoint was abandoned. */
+  private modeFor(t: Task, checkpointId: number): KeyedSnapshotMode | null {
+    const p = this.pending
+    if (p === null || p.id !== checkpointId) return null
+    return p.modes.get(subtaskId(t.headVertex, t.subtaskIndex)) ?? 'full'
   }
 
   /** Step 1: sources snapshot and emit the barrier. Skipped while a source has finished. */
@@ -132,8 +177,14 @@ export class CheckpointCoordinator {
     }
     p.id = this.nextId++
     p.startedAt = this.clock.now()
+    const fullDue = this.sinceFull + 1 >= (this.config.fullEvery ?? Number.POSITIVE_INFINITY)
+    for (const t of this.tasks) {
+      const id = subtaskId(t.headVertex, t.subtaskIndex)
+      const mode: KeyedSnapshotMode = p.savepoint ? 'savepoint' : !fullDue && this.chains.has(id) ? 'incremental' : 'full'
+      p.modes.set(id, mode)
+      t.incrementalSnapshots = mode === 'incremental'
+    }
     this.pending = p
-    for (const t of this.tasks) t.incrementalSnapshots = p.incremental
     for (const t of sources) t.triggerCheckpoint(p.id)
   }
 
@@ -152,9 +203,11 @@ export class CheckpointCoordinator {
   /** Steps 5 and 6. */
   private async complete(p: PendingCheckpoint): Promise<void> {
     let meta: CheckpointMetadata
+    let written: Written[]
     try {
-      const written = await Promise.all(p.writes)
-      meta = this.metadataOf(p.id, p.savepoint, p.incremental, written)
+      written = await Promise.all(p.writes)
+      await this.adoptChains(p)
+      meta = this.metadataOf(p.id, p.savepoint, written, p.modes)
       await (p.savepoint ? this.savepointStorage : this.storage).writeMetadata(meta)
     } catch (e) {
       this.abort(p, e)
@@ -162,21 +215,28 @@ export class CheckpointCoordinator {
     }
     if (this.pending === p) this.pending = null
     this.failures = 0
+    const incremental = [...p.modes.values()].includes('incremental')
     this.stats.push({
       checkpointId: p.id,
       savepoint: p.savepoint,
-      incremental: p.incremental,
-      durationMs: this.clock.now() - p.startedAt,
+      incremental,
+      completedAt: meta.completedAt,
+      durationMs: meta.completedAt - p.startedAt,
       maxSyncMs: Math.max(0, ...p.acks.map((a) => a.syncMs)),
-      bytes: (await Promise.all(p.writes)).reduce((n, w) => n + w.bytes, 0),
+      bytes: written.reduce((n, w) => n + w.bytes, 0),
+      rows: p.acks.reduce((n, a) => n + rowsOf(a.snapshot), 0),
     })
     if (this.stats.length > 100) this.stats.shift()
     if (!p.savepoint) {
       this.latest = meta
-      this.sinceFull = p.incremental ? this.sinceFull + 1 : 0
-      this.forceFull = false
+      this.sinceFull = incremental ? this.sinceFull + 1 : 0
       this.retained.push(meta)
       while (this.retained.length > (this.config.retain ?? 3)) this.retained.shift()
+      for (const t of this.tasks) {
+        if (!t.backend) continue
+        const files = meta.tasks[t.headVertex]?.subtasks.find((s) => s.subtask === t.subtaskIndex)?.files
+        if (files) this.chains.set(subtaskId(t.headVertex, t.subtaskIndex), { files })
+      }
     }
     try {
       for (const t of this.tasks) await t.notifyCheckpointComplete(p.id)
@@ -188,12 +248,23 @@ export class CheckpointCoordinator {
     await this.storage.retain(this.retained).catch(() => {})
   }
 
+  /** Links the restored files that incremental snapshots of `p` build on into this storage. */
+  private async adoptChains(p: PendingCheckpoint): Promise<void> {
+    for (const [id, mode] of p.modes) {
+      const chain = this.chains.get(id)
+      if (mode !== 'incremental' || chain?.from === undefined) continue
+      const from = chain.from
+      chain.files = await Promise.all(chain.files.map((f) => this.storage.adoptState(p.id, from, f)))
+      chain.from = undefined
+    }
+  }
+
   /** Starts a background compaction of every subtask chain longer than compactAfter. */
   private compactLongChains(meta: CheckpointMetadata): void {
     const limit = this.config.compactAfter ?? 8
     for (const [head, task] of Object.entries(meta.tasks)) {
       for (const s of task.subtasks) {
-        const id = `${head}#${s.subtask}`
+        const id = subtaskId(head, s.subtask)
         if (s.files.length <= limit || this.compacting.has(id)) continue
         this.compacting.add(id)
         const files = [...s.files]
@@ -212,12 +283,15 @@ export class CheckpointCoordinator {
     }
   }
 
-  private metadataOf(id: number, savepoint: boolean, incremental: boolean, written: { ack: TaskAck; handle: string }[]): CheckpointMetadata {
+  /** The metadata of checkpoint `id`: each subtask's new file, after its chain when incremental. */
+  private metadataOf(id: number, savepoint: boolean, written: { ack: TaskAck; handle: string }[], modes?: ReadonlyMap<string, KeyedSnapshotMode>): CheckpointMetadata {
     const tasks: CheckpointMetadata['tasks'] = {}
     for (const { ack, handle } of written) {
       const entry = (tasks[ack.headVertex] ??= { parallelism: 0, subtasks: [] })
-      let previous = incremental ? this.latest?.tasks[ack.headVertex]?.subtasks.find((s) => s.subtask === ack.subtask)?.files : undefined
-      const compacted = this.compacted.get(`${ack.headVertex}#${ack.subtask}`)
+      const sid = subtaskId(ack.headVertex, ack.subtask)
+      let previous = modes?.get(sid) === 'incremental' ? this.chains.get(sid)?.files : undefined
+      if (modes?.get(sid) === 'incremental' && previous === undefined) throw new FluxionError('FLX_INTERNAL', `no chain for the incremental snapshot of ${sid}`)
+      const compacted = this.compacted.get(sid)
       const at = compacted && previous ? previous.indexOf(compacted.upTo) : -1
       if (at >= 0) previous = [compacted!.base, ...previous!.slice(at + 1)]
       const handleOf: SubtaskStateHandle = { subtask: ack.subtask, files: [...(previous ?? []), handle] }
@@ -230,8 +304,9 @@ export class CheckpointCoordinator {
 
   private abort(p: PendingCheckpoint, cause: unknown): void {
     if (this.pending === p) this.pending = null
-    this.forceFull = true
-    for (const t of this.tasks) t.incrementalSnapshots = false
+    // Tasks of a failed checkpoint may have consumed their change tracking: start over with full
+    // snapshots. A savepoint leaves the tracking alone, so its failure changes nothing.
+    if (!p.savepoint) this.chains.clear()
     const error = cause instanceof FluxionError ? cause : new FluxionError('FLX_CHECKPOINT_FAILED', `checkpoint ${p.id} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause })
     p.fail?.(error)
     if (!p.savepoint && ++this.failures > (this.config.tolerableFailures ?? 0)) this.failure ??= error
@@ -270,7 +345,7 @@ export class CheckpointCoordinator {
         return { ack, ...(await this.storage.writeState(id, `${t.headVertex}-${t.subtaskIndex}`, ack.snapshot)) }
       }),
     )
-    const meta = { ...this.metadataOf(id, false, false, written), final: true }
+    const meta = { ...this.metadataOf(id, false, written), final: true }
     await this.storage.writeMetadata(meta)
     this.latest = meta
     this.retained.push(meta)

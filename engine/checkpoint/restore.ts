@@ -14,6 +14,8 @@ export interface LoadedCheckpoint {
   metadata: CheckpointMetadata
   /** Head vertex key → former subtask → its files' snapshots, oldest first. */
   chains: Map<string, TaskSnapshot[][]>
+  /** Where the files are (the first checkpoint after the restore builds on them). */
+  storage?: CheckpointStorage
 }
 
 /** Reads and validates every file of a checkpoint (FLX_CHECKPOINT_CORRUPT on a bad one). */
@@ -24,7 +26,25 @@ export async function loadCheckpoint(storage: CheckpointStorage, metadata: Check
     for (const s of task.subtasks) perSubtask[s.subtask] = (await Promise.all(s.files.map((f) => storage.readState(f)))) as TaskSnapshot[]
     chains.set(head, perSubtask)
   }
-  return { metadata, chains }
+  return { metadata, chains, storage }
+}
+
+/**
+ * The files of the chain that subtask `subtask` of `parallelism` of chain head `head` restores its
+ * keyed state from, when that chain is the only source of it (same parallelism, the head operator
+ * in no other chain, the chain starts with a full snapshot of it): the next checkpoint may then be
+ * a delta on these files. Undefined otherwise (rescaling, a changed topology): take a full one.
+ */
+export function restoredChainOf(loaded: LoadedCheckpoint, head: string, subtask: number, parallelism: number): string[] | undefined {
+  const task = loaded.metadata.tasks[head]
+  const perSubtask = loaded.chains.get(head)
+  if (!task || !perSubtask || task.subtasks.length !== parallelism || perSubtask.length !== parallelism) return undefined
+  for (const [other, chains] of loaded.chains) {
+    if (other !== head && chains.some((chain) => chain?.some((file) => file.operators[head] !== undefined))) return undefined
+  }
+  const chain = perSubtask[subtask]
+  if (chain?.[0]?.operators[head]?.keyed?.type !== 'full') return undefined
+  return task.subtasks.find((s) => s.subtask === subtask)?.files
 }
 
 /**

@@ -7,8 +7,8 @@
  * Every file is framed as: 'FLX1' magic, crc32 of the payload, payload length (u64), payload
  * (v8.serialize). A truncated or corrupt file fails the read with FLX_CHECKPOINT_CORRUPT.
  */
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { deserialize, serialize } from 'node:v8'
 import { crc32 } from 'node:zlib'
 import { FluxionError } from '../errors.ts'
@@ -18,6 +18,12 @@ export interface CheckpointStorage {
   /** Writes one state file of checkpoint n; returns its handle (a path relative to the root) and size. */
   writeState(checkpointId: number, name: string, value: unknown): Promise<{ handle: string; bytes: number }>
   readState(handle: string): Promise<unknown>
+  /**
+   * Makes state file `handle` of `source` (another checkpoint root, e.g. a savepoint's) part of
+   * checkpoint n here, so that checkpoints never depend on files outside their root; returns its
+   * handle here. The handle itself when `source` has the same root.
+   */
+  adoptState(checkpointId: number, source: CheckpointStorage, handle: string): Promise<string>
   /** Step 5: write, fsync, rename — only then is the checkpoint complete. */
   writeMetadata(metadata: CheckpointMetadata): Promise<void>
   readMetadata(checkpointId: number): Promise<CheckpointMetadata>
@@ -90,6 +96,32 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       throw new FluxionError('FLX_CHECKPOINT_CORRUPT', `checkpoint state file ${handle} is missing or unreadable: ${(e as Error).message}`, { cause: e })
     }
     return unframe(bytes, join(this.root, handle))
+  }
+
+  async adoptState(checkpointId: number, source: CheckpointStorage, handle: string): Promise<string> {
+    if (source instanceof LocalCheckpointStorage && resolve(source.root) === resolve(this.root)) return handle
+    const dir = this.dirOf(checkpointId)
+    const adopted = `${dir}/restored-${handle.replace(/[/\\]/g, '-')}`
+    const to = join(this.root, adopted)
+    await mkdir(join(this.root, dir), { recursive: true })
+    if (!(source instanceof LocalCheckpointStorage)) {
+      await writeDurably(to, frame(await source.readState(handle)))
+      return adopted
+    }
+    const from = join(source.root, handle)
+    await rm(to, { force: true })
+    try {
+      await link(from, to) // the same bytes, no copy; the savepoint may be deleted later
+    } catch {
+      await copyFile(from, to) // another filesystem
+      const copied = await open(to, 'r+')
+      try {
+        await copied.sync()
+      } finally {
+        await copied.close()
+      }
+    }
+    return adopted
   }
 
   async writeMetadata(metadata: CheckpointMetadata): Promise<void> {

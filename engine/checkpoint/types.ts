@@ -34,13 +34,21 @@ export interface TaskAck {
 export interface CheckpointStats {
   checkpointId: number
   savepoint: boolean
+  /** Whether some subtask wrote only its changes (a delta on its chain). */
   incremental: boolean
+  /** Processing time (the job's Clock, ms since the epoch with the system clock) at which the metadata was written. */
+  completedAt: number
   /** From trigger to complete metadata, ms of processing time. */
   durationMs: number
   /** Longest synchronous snapshot of any task: how long a task paused at the barrier, ms. */
   maxSyncMs: number
   /** Bytes of the state files this checkpoint wrote (not counting files it reuses). */
   bytes: number
+  /**
+   * Keyed-state rows in the files this checkpoint wrote: every entry for a full snapshot, the
+   * changed entries and deletions for a delta (not counting the chain it builds on).
+   */
+  rows: number
 }
 
 /** The state files of one subtask of a vertex chain, oldest first: a full base, then deltas. */

@@ -4,7 +4,7 @@
  * handled one at a time, never concurrently.
  */
 import type { TaskAck, TaskSnapshot } from '../checkpoint/types.ts'
-import { FINAL_CHECKPOINT_ID, type StreamOperator } from '../operator.ts'
+import { FINAL_CHECKPOINT_ID, type KeyedSnapshotMode, type StreamOperator } from '../operator.ts'
 import type { KeyedStateBackend } from '../../state/backend.ts'
 import { RecordBatch, type Channel } from './channel.ts'
 import type { EdgeOutput } from './edge-output.ts'
@@ -37,7 +37,13 @@ export class Task {
   onCheckpoint: (ack: TaskAck) => void = () => {}
   /** Set when the job checkpoints: the task then also snapshots itself when it finishes. */
   checkpointing = false
-  /** Take incremental keyed-state snapshots (set by the coordinator; false forces a full one). */
+  /**
+   * How to snapshot keyed state at barrier n (set by the coordinator); null: checkpoint n was
+   * abandoned, so the barrier is only forwarded (a snapshot would consume the change tracking
+   * that the next checkpoint's delta needs).
+   */
+  snapshotModeFor: (checkpointId: number) => KeyedSnapshotMode | null = () => (this.incrementalSnapshots ? 'incremental' : 'full')
+  /** Used by the default `snapshotModeFor` (tasks on worker threads); the coordinator sets both. */
   incrementalSnapshots = false
   /** The snapshot taken when the task finished (after endInput): the state of a final checkpoint. */
   finalSnapshot: TaskSnapshot | undefined
@@ -235,16 +241,21 @@ export class Task {
 
   /** Snapshot every chained operator (synchronous part), forward the barrier, acknowledge. */
   private performCheckpoint(checkpointId: number): void {
+    const mode = this.snapshotModeFor(checkpointId)
+    if (mode === null) {
+      for (const out of this.edgeOutputs) out.emitBarrier(checkpointId)
+      return
+    }
     const started = performance.now() // a measurement only; event and processing time use the Clock
-    const snapshot = this.takeSnapshot(this.incrementalSnapshots, checkpointId)
+    const snapshot = this.takeSnapshot(mode, checkpointId)
     const syncMs = performance.now() - started
     for (const out of this.edgeOutputs) out.emitBarrier(checkpointId)
     this.onCheckpoint({ checkpointId, headVertex: this.headVertex, subtask: this.subtaskIndex, snapshot, syncMs })
   }
 
-  private takeSnapshot(incremental: boolean, checkpointId: number): TaskSnapshot {
+  private takeSnapshot(mode: KeyedSnapshotMode, checkpointId: number): TaskSnapshot {
     const snapshot: TaskSnapshot = { operators: {} }
-    this.operators.forEach((op, i) => (snapshot.operators[this.operatorKeys[i]] = op.snapshotState(incremental, checkpointId)))
+    this.operators.forEach((op, i) => (snapshot.operators[this.operatorKeys[i]] = op.snapshotState(mode, checkpointId)))
     if (this.source) snapshot.source = this.source.snapshotState()
     return snapshot
   }
@@ -270,7 +281,7 @@ export class Task {
   private finish(): void {
     for (const op of this.operators) op.endInput()
     for (const out of this.edgeOutputs) out.emitEnd()
-    if (this.checkpointing) this.finalSnapshot = this.takeSnapshot(false, FINAL_CHECKPOINT_ID)
+    if (this.checkpointing) this.finalSnapshot = this.takeSnapshot('full', FINAL_CHECKPOINT_ID)
     this.finished = true
     this.close()
   }

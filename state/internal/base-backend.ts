@@ -25,6 +25,7 @@ import type {
   KeyedStateBackend,
   KeyedStateSnapshot,
   KeyGroupRange,
+  SnapshotOptions,
   StateSnapshot,
 } from '../backend.ts'
 import { AvroSchemas, AvroStateCodec, notAvroError } from './avro.ts'
@@ -88,7 +89,7 @@ export abstract class AbstractKeyedStateBackend<S extends RegisteredState> imple
   /** Called once when a descriptor registers a state (after its codec is set). */
   protected abstract onRegistered(state: S): void
 
-  abstract snapshot(): KeyedStateSnapshot
+  abstract snapshot(options?: SnapshotOptions): KeyedStateSnapshot
   abstract snapshotIncremental(): KeyedStateSnapshot
   abstract restore(snapshots: readonly KeyedStateSnapshot[]): void
   abstract size(): number

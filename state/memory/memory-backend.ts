@@ -8,7 +8,7 @@
 import { keyGroupOfStateKey } from '../../engine/keys.ts'
 import type { Clock } from '../../engine/time.ts'
 import type { StateKind } from '../api.ts'
-import type { KeyedStateSnapshot, KeyGroupRange, Namespace } from '../backend.ts'
+import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotOptions } from '../backend.ts'
 import { AvroSchemas } from '../internal/avro.ts'
 import { AbstractKeyedStateBackend, type RegisteredState } from '../internal/base-backend.ts'
 import { withoutExpired } from '../internal/codec.ts'
@@ -113,7 +113,7 @@ export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemorySta
     else state.table.put(ns, mk, stored, state.codec!.startsTtl(bytes))
   }
 
-  snapshot(): KeyedStateSnapshot {
+  snapshot(options: SnapshotOptions = {}): KeyedStateSnapshot {
     const snap = this.emptySnapshot('full')
     const now = this.clock.now()
     for (const state of this.states.values()) {
@@ -126,7 +126,7 @@ export class MemoryKeyedStateBackend extends AbstractKeyedStateBackend<MemorySta
           rows.push([keyGroupOfStateKey(sk, this.maxParallelism), sk, ns, value])
         }
       }
-      state.table.changes?.clear()
+      if (options.keepChanges !== true) state.table.changes?.clear()
     }
     return this.addAvroSchemas(snap)
   }

@@ -20,7 +20,7 @@ import { FluxionError } from '../../engine/errors.ts'
 import { keyGroupOfStateKey } from '../../engine/keys.ts'
 import type { Clock } from '../../engine/time.ts'
 import type { StateKind } from '../api.ts'
-import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotRow } from '../backend.ts'
+import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotOptions, SnapshotRow } from '../backend.ts'
 import { AvroSchemas } from '../internal/avro.ts'
 import { AbstractKeyedStateBackend } from '../internal/base-backend.ts'
 import type { StateTable } from '../internal/handles.ts'
@@ -216,7 +216,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
 
   // --- snapshots --------------------------------------------------------------------------------
 
-  snapshot(): KeyedStateSnapshot {
+  snapshot(options: SnapshotOptions = {}): KeyedStateSnapshot {
     this.flush()
     const snap = this.emptySnapshot('full')
     const now = this.clock.now()
@@ -227,7 +227,8 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
       if (state.ttl) bytes = this.encodeLive(state, state.codec!.decode(value, now), now)
       if (bytes !== null) this.rowsOf(snap, state).push([keyGroup, stateKey, namespace, bytes])
     })
-    this.newEpoch()
+    // Flushing marks entries clean but leaves `changes` alone, so a kept epoch loses nothing.
+    if (options.keepChanges !== true) this.newEpoch()
     return this.addAvroSchemas(snap)
   }
 
