@@ -18,7 +18,8 @@ export class CollectSink<T> implements TwoPhaseCommitSink<T, CollectedEpoch<T>> 
   readonly twoPhaseCommit = true
   private readonly committed = new Set<string>()
   private nextWriter = 0
-  private readonly instance = randomUUID()
+  /** Prefix of the ids of this sink's epochs; worker threads commit into this sink with it (engine/runtime/workers). */
+  readonly instance = randomUUID()
 
   constructor(readonly target: T[]) {}
 

@@ -157,7 +157,8 @@ describe('topology validation at build time', () => {
     ['maxParallelism 0', { maxParallelism: 0 }],
     ['autoWatermarkIntervalMs 0', { autoWatermarkIntervalMs: 0 }],
     ['stateBackend that does not exist', { stateBackend: 'leveldb' as 'rocksdb' }],
-    ['workers (not in this version)', { workers: 2 }],
+    ['workers 0', { workers: 0 }],
+    ['workers 1.5', { workers: 1.5 }],
   ])('StreamExecutionEnvironment.create with %s: FLX_INVALID_CONFIG', (_label, options) => {
     const e = thrown(() => StreamExecutionEnvironment.create(options))
     expectCode(e, 'FLX_INVALID_CONFIG')

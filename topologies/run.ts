@@ -2,12 +2,11 @@
  * Runs a job file: `npm run job -- <file.ts> [--name value …]`. The file's default export must be
  * `defineJob(...)`. Parameters the runner itself reads:
  *   --parallelism N            overrides the job's default parallelism
+ *   --workers N|true           runs the subtasks on N worker threads (true: one per core)
  *   --restore latest|<dir>     starts from the latest checkpoint (of the job's checkpoint dir) or
  *                              from a checkpoint/savepoint directory …/chk-<n>
  */
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { FluxionError, StreamExecutionEnvironment, parseJobParams, type JobDefinition } from '../index.ts'
+import { FluxionError, loadJob, parseJobParams, type EnvironmentOptions } from '../index.ts'
 
 async function main(argv: string[]): Promise<void> {
   const [file, ...rest] = argv
@@ -17,15 +16,10 @@ async function main(argv: string[]): Promise<void> {
     return
   }
   const params = parseJobParams(rest)
-  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: JobDefinition }
-  const job = mod.default
-  if (!job || job.kind !== 'fluxion-job') {
-    throw new FluxionError('FLX_INVALID_CONFIG', `${file} must have a default export created with defineJob((env, params) => …)`)
-  }
-  const options = { ...(typeof job.options === 'function' ? job.options(params) : job.options) }
-  if (params.parallelism !== undefined) options.parallelism = Number(params.parallelism)
-  const env = StreamExecutionEnvironment.create(options)
-  await job.build(env, params)
+  const overrides: EnvironmentOptions = {}
+  if (params.parallelism !== undefined) overrides.parallelism = Number(params.parallelism)
+  if (params.workers !== undefined) overrides.workers = params.workers === 'true' ? true : Number(params.workers)
+  const { env, job } = await loadJob(file, params, overrides)
   const started = performance.now()
   const result = await env.execute(job.name, { restoreFrom: params.restore })
   const seconds = (performance.now() - started) / 1000

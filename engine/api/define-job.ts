@@ -3,6 +3,7 @@
  * CLI (`npm run job -- <file> [--name value …]`). The build function defines sources, operators and
  * sinks on `env`; the runner then executes them.
  */
+import type { DataStream } from './data-stream.ts'
 import type { EnvironmentOptions, StreamExecutionEnvironment } from './environment.ts'
 
 /** Command-line parameters: `--name value` pairs (a bare `--flag` is "true"). */
@@ -13,11 +14,19 @@ export interface JobDefinition {
   readonly name: string
   /** Options for the environment the runner creates (parallelism, checkpoints, …), possibly from the parameters. */
   readonly options: EnvironmentOptions | ((params: JobParams) => EnvironmentOptions)
-  build(env: StreamExecutionEnvironment, params: JobParams): void | Promise<void>
+  build: JobBuild
 }
 
+/**
+ * Defines the job's sources, operators and sinks on `env`. It may return the streams whose records
+ * `env.executeAndCollect(...outputs)` collects when the job is loaded with `loadJob`. With workers
+ * every worker runs it again, so it must build the same graph every time.
+ */
+export type JobBuild = (env: StreamExecutionEnvironment, params: JobParams) => JobBuildResult | Promise<JobBuildResult>
+export type JobBuildResult = void | DataStream<any> | readonly DataStream<any>[]
+
 export function defineJob(
-  build: (env: StreamExecutionEnvironment, params: JobParams) => void | Promise<void>,
+  build: JobBuild,
   meta: { name?: string; options?: EnvironmentOptions | ((params: JobParams) => EnvironmentOptions) } = {},
 ): JobDefinition {
   if (typeof build !== 'function') throw new TypeError('defineJob needs a function (env, params) => { … }')

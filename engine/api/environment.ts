@@ -1,7 +1,7 @@
 /**
  * StreamExecutionEnvironment: creates sources, collects sinks, and runs jobs on this thread.
  */
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FluxionError } from '../errors.ts'
 import { DEFAULT_MAX_PARALLELISM } from '../keys.ts'
@@ -12,6 +12,8 @@ import { validateRestartStrategy, type RestartStrategyConfig } from '../runtime/
 import type { CheckpointConfig } from '../checkpoint/coordinator.ts'
 import type { CheckpointStats } from '../checkpoint/types.ts'
 import { SourceOperator } from '../runtime/source-operator.ts'
+import { WorkerAttempts } from '../runtime/workers/worker-attempt.ts'
+import type { JobParams } from './define-job.ts'
 import type { Source } from '../source.ts'
 import { SystemClock, type Clock } from '../time.ts'
 import { WatermarkStrategy } from '../watermarks.ts'
@@ -41,7 +43,11 @@ export interface EnvironmentOptions {
   stateDir?: string
   /** Turns on checkpointing: exactly-once state and two-phase-commit sinks, restarts, savepoints. */
   checkpoint?: CheckpointConfig
-  workers?: number
+  /**
+   * Run the subtasks on worker threads: a number of workers, or true for one per core (DESIGN.md §3).
+   * Needs a job module (`loadJob`); without it every subtask runs on the current thread.
+   */
+  workers?: number | boolean
   /** What to do when the job fails (default: fail). Needs checkpoint to restart from. */
   restartStrategy?: RestartStrategyConfig
 }
@@ -58,6 +64,16 @@ export interface ResolvedConfig {
   readonly stateBackend: 'memory' | 'rocksdb'
   /** Where RocksDB keeps its working copies (default: the OS temp dir). */
   readonly stateDir: string
+  /** Worker threads to run subtasks on; 0: the current thread. */
+  readonly workers: number
+}
+
+/** The module a job was loaded from (by loadJob): what workers import to build the same graph. */
+export interface JobModuleRef {
+  url: string
+  params: JobParams
+  /** The streams the build function returned. */
+  outputs: readonly DataStream<any>[]
 }
 
 export interface TaskReport {
@@ -117,6 +133,8 @@ type CollectedArrays<S extends readonly DataStream<any>[]> = { [I in keyof S]: S
 
 export class StreamExecutionEnvironment {
   readonly config: ResolvedConfig
+  /** @internal Set by loadJob: the job module that workers import. */
+  jobModule: JobModuleRef | undefined
   private sinks: Transformation[] = []
 
   private constructor(config: ResolvedConfig) {
@@ -191,6 +209,7 @@ export class StreamExecutionEnvironment {
     if (options.restoreFrom !== undefined && typeof options.restoreFrom !== 'string') {
       throw new FluxionError('FLX_INVALID_CONFIG', "restoreFrom must be 'latest' or the path of a checkpoint or savepoint directory (…/chk-<n>)")
     }
+    const remote = config.workers > 0 ? this.workerAttempts(graph, jobName, extraSinks) : undefined
     const runner = new JobRunner(graph, {
       jobName,
       clock: config.clock,
@@ -203,6 +222,7 @@ export class StreamExecutionEnvironment {
       log: options.log,
       stateBackend: config.stateBackend,
       stateDir: config.stateDir,
+      remote,
     })
     const report = (): TaskReport[] =>
       runner.tasks.map((t) => ({ name: t.name, subtask: t.subtaskIndex, recordsIn: t.metrics.recordsIn, recordsOut: t.metrics.recordsOut, peakQueuedRecords: t.peakQueuedRecords() }))
@@ -223,17 +243,61 @@ export class StreamExecutionEnvironment {
   async executeAndCollect<S extends readonly DataStream<any>[]>(...streams: S): Promise<CollectedArrays<S>> {
     if (streams.length === 0) throw new FluxionError('FLX_INVALID_CONFIG', 'executeAndCollect needs at least one stream')
     const arrays = streams.map(() => [] as unknown[])
-    const collectors = streams.map((s, i) => {
-      if (s.env !== this) throw new FluxionError('FLX_INVALID_TOPOLOGY', 'executeAndCollect: every stream must come from this environment')
-      const sink = new CollectSink(arrays[i])
-      const t = Transformation.operator(`collect-${i}`, [s.transformation], () => new SinkOperator(sink), { isSink: true, sink })
-      if (s.transformation.isPhysical) t.parallelism = s.transformation.parallelism
-      return t
-    })
-    await this.executeAsync('collect', {}, collectors).result
+    for (const s of streams) if (s.env !== this) throw new FluxionError('FLX_INVALID_TOPOLOGY', 'executeAndCollect: every stream must come from this environment')
+    await this.executeAsync('collect', {}, collectorTransformations(streams, arrays)).result
     return arrays as CollectedArrays<S>
   }
+
+  /** Attempts on worker threads: each worker imports the job module and builds the same graph. */
+  private workerAttempts(graph: JobGraph, jobName: string, extraSinks: readonly Transformation[]): WorkerAttempts {
+    const module = this.jobModule
+    if (!module) {
+      throw new FluxionError(
+        'FLX_INVALID_CONFIG',
+        'workers need a job module: define the job with defineJob in a file and load it with loadJob(file, params, { workers }) (or run it with npm run job -- <file> --workers N), so that every worker can import it and build the same graph',
+      )
+    }
+    // executeAndCollect: each worker adds the same collectors to the streams the build returned.
+    const collect = extraSinks.map((t) => {
+      const i = module.outputs.findIndex((o) => o.transformation === t.inputs[0])
+      if (i < 0 || !(t.details.sink instanceof CollectSink)) {
+        throw new FluxionError('FLX_INVALID_CONFIG', 'with workers, executeAndCollect can collect only streams that the job\'s build function returns (return them from defineJob((env, params) => …))')
+      }
+      return i
+    })
+    const c = this.config
+    return new WorkerAttempts({
+      moduleUrl: module.url,
+      params: module.params,
+      jobName,
+      graph,
+      workers: c.workers,
+      clock: c.clock,
+      collect: collect.length > 0 ? collect : undefined,
+      options: {
+        parallelism: c.parallelism,
+        maxParallelism: c.maxParallelism,
+        batchSize: c.batchSize,
+        channelCapacity: c.channelCapacity,
+        autoWatermarkIntervalMs: c.autoWatermarkIntervalMs,
+        stateBackend: c.stateBackend,
+        stateDir: c.stateDir,
+        checkpoint: c.checkpoint,
+      },
+    })
+  }
 }
+
+/** The sinks executeAndCollect adds: one CollectSink per stream, into `arrays[i]`. */
+export function collectorTransformations(streams: readonly DataStream<any>[], arrays: unknown[][]): Transformation[] {
+  return streams.map((s, i) => {
+    const sink = new CollectSink(arrays[i])
+    const t = Transformation.operator(`collect-${i}`, [s.transformation], () => new SinkOperator(sink), { isSink: true, sink })
+    if (s.transformation.isPhysical) t.parallelism = s.transformation.parallelism
+    return t
+  })
+}
+
 
 function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
   if (options === null || typeof options !== 'object') throw new FluxionError('FLX_INVALID_CONFIG', 'StreamExecutionEnvironment.create(options): options must be an object')
@@ -265,10 +329,14 @@ function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
   if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir.length === 0)) {
     throw new FluxionError('FLX_INVALID_CONFIG', 'stateDir must be a directory path for the RocksDB working copies')
   }
-  if (options.workers !== undefined) {
-    throw new FluxionError('FLX_INVALID_CONFIG', 'option "workers" is not available in this version of Fluxion yet; remove it to run every subtask on the current thread')
-  }
+  const workers = resolveWorkers(options.workers)
   const checkpoint = validateCheckpointConfig(options.checkpoint)
+  if (workers > 0 && checkpoint) {
+    throw new FluxionError('FLX_INVALID_CONFIG', 'checkpoint with workers is not supported yet: remove workers to checkpoint on the current thread, or remove checkpoint')
+  }
+  if (workers > 0 && options.clock !== undefined && !(options.clock instanceof SystemClock)) {
+    throw new FluxionError('FLX_INVALID_CONFIG', 'a custom clock cannot cross to worker threads: workers use the system clock; remove clock or workers')
+  }
   validateRestartStrategy(options.restartStrategy)
   if (options.restartStrategy && options.restartStrategy.type !== 'none' && !checkpoint) {
     throw new FluxionError('FLX_INVALID_CONFIG', 'restartStrategy needs checkpoint: { intervalMs, dir }: a restart resumes from the latest checkpoint')
@@ -284,7 +352,18 @@ function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
     restartStrategy: options.restartStrategy,
     stateBackend,
     stateDir: options.stateDir ?? join(tmpdir(), 'fluxion-state'),
+    workers,
   }
+}
+
+/** `workers`: a count (1–256), true for one per core, false/undefined for the current thread (0). */
+function resolveWorkers(workers: number | boolean | undefined): number {
+  if (workers === undefined || workers === false) return 0
+  if (workers === true) return availableParallelism()
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new FluxionError('FLX_INVALID_CONFIG', `workers must be true (one per core), false, or an integer between 1 and 256, got ${String(workers)}`)
+  }
+  return workers
 }
 
 function validateCheckpointConfig(c: CheckpointConfig | undefined): CheckpointConfig | undefined {

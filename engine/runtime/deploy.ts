@@ -26,6 +26,10 @@ export interface DeployOptions {
   channelCapacity: number
   autoWatermarkIntervalMs: number
   wake: () => void
+  /** Worker threads (DESIGN.md §3): deploy only the subtasks this worker owns (default: every one). */
+  ownsSubtask?: (head: JobVertex, subtask: number) => boolean
+  /** Worker threads: the channel of an edge from `producer` to `consumer`; undefined for a local Channel. */
+  createChannel?: (edge: JobEdge, producer: number, consumer: number) => Channel | undefined
 }
 
 /** Output that calls the next chained operator directly. */
@@ -51,7 +55,7 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
     if (id === undefined) edgeIds.set(edge, (id = edgeIds.size))
     const k = `${id}:${producer}:${consumer}`
     let ch = channels.get(k)
-    if (!ch) channels.set(k, (ch = new Channel(options.channelCapacity, edge.inputIndex)))
+    if (!ch) channels.set(k, (ch = options.createChannel?.(edge, producer, consumer) ?? new Channel(options.channelCapacity, edge.inputIndex)))
     return ch
   }
   const producersFor = (edge: JobEdge, consumer: number): number[] =>
@@ -64,6 +68,7 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
     if (head.chainHead !== head.id) continue
     const members = graph.vertices.filter((v) => v.chainHead === head.id)
     for (let subtask = 0; subtask < head.parallelism; subtask++) {
+      if (options.ownsSubtask && !options.ownsSubtask(head, subtask)) continue
       const keyed = head.transformation.details.keyed === true
       const keyGroupRange = keyGroupRangeOf(subtask, head.parallelism, graph.maxParallelism)
       const backend = !keyed

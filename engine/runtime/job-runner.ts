@@ -20,6 +20,7 @@ import { MemoryKeyedStateBackend } from '../../state/memory/memory-backend.ts'
 import { LocalExecutor } from './executor.ts'
 import { createRestartStrategy, type RestartStrategyConfig } from './restart-strategy.ts'
 import type { Task } from './task.ts'
+import type { RemoteAttempt, RemoteAttempts } from './workers/worker-attempt.ts'
 
 export interface JobRunnerOptions {
   jobName: string
@@ -36,6 +37,8 @@ export interface JobRunnerOptions {
   stateBackend?: 'memory' | 'rocksdb'
   /** Parent directory of the RocksDB working copies (one per keyed subtask and attempt). */
   stateDir?: string
+  /** Run each attempt's subtasks on worker threads instead of this thread (DESIGN.md §3). */
+  remote?: RemoteAttempts
 }
 
 export interface SavepointResult {
@@ -49,6 +52,7 @@ export class JobRunner {
   tasks: Task[] = []
   restarts = 0
   private executor: LocalExecutor | undefined
+  private remoteAttempt: RemoteAttempt | undefined
   private coordinator: CheckpointCoordinator | undefined
   private cancelled = false
   private readonly storage: CheckpointStorage | undefined
@@ -71,6 +75,7 @@ export class JobRunner {
   cancel(): void {
     this.cancelled = true
     this.executor?.cancel()
+    this.remoteAttempt?.cancel()
   }
 
   /** Takes a savepoint of the running job. */
@@ -80,6 +85,7 @@ export class JobRunner {
     }
     const meta = await this.coordinator.triggerSavepoint()
     this.executor?.wake()
+    this.remoteAttempt?.wake()
     return { checkpointId: meta.checkpointId, path: join(this.savepointStorage.root, `chk-${meta.checkpointId}`) }
   }
 
@@ -133,6 +139,7 @@ export class JobRunner {
   }
 
   private async attempt(restore: LoadedCheckpoint | undefined): Promise<void> {
+    if (this.options.remote) return this.runRemoteAttempt(restore, this.options.remote)
     const rocks = await this.openRocksBackends()
     try {
       await this.runAttempt(restore, rocks)
@@ -169,6 +176,27 @@ export class JobRunner {
     await executor.run()
     if (coordinator) await coordinator.finalCheckpoint()
     else for (const t of tasks) await t.commitWithoutCheckpoints()
+  }
+
+  /** One attempt on worker threads: the coordinator stays here, the subtasks run in the workers. */
+  private async runRemoteAttempt(restore: LoadedCheckpoint | undefined, remote: RemoteAttempts): Promise<void> {
+    const opts = this.options
+    const attempt = await remote.start(restore)
+    try {
+      this.remoteAttempt = attempt
+      this.tasks = attempt.tasks
+      const coordinator =
+        opts.checkpoint && this.storage
+          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore?.metadata, this.savepointStorage)
+          : undefined
+      this.coordinator = coordinator
+      if (this.cancelled) attempt.cancel()
+      await attempt.run(coordinator)
+      if (coordinator) await coordinator.finalCheckpoint()
+      else await attempt.commitWithoutCheckpoints()
+    } finally {
+      await attempt.close()
+    }
   }
 
   /** The checkpoint to start from, as asked by `restoreFrom`. */

@@ -1,0 +1,48 @@
+/**
+ * The CollectSink of a worker thread. Records are held per checkpoint epoch exactly as CollectSink
+ * holds them; on commit the epochs are sent to the main thread, whose CollectSink appends them to
+ * the user's array. Epoch ids start with the main sink's id prefix and name the attempt and the
+ * worker, so the main sink's commits stay idempotent across restarts (a restored checkpoint's
+ * epochs are committed once, new epochs never collide with old ones).
+ */
+import type { Committer, PrecommittingSinkWriter, SinkWriterContext, TwoPhaseCommitSink } from '../../../operators/sink.ts'
+
+interface CollectedEpoch {
+  id: string
+  records: unknown[]
+}
+
+export class ForwardingCollectSink implements TwoPhaseCommitSink<unknown, CollectedEpoch> {
+  readonly name = 'collect'
+  readonly twoPhaseCommit = true
+  private nextWriter = 0
+
+  constructor(
+    /** `<main sink id>.a<attempt>w<worker>`. */
+    private readonly idPrefix: string,
+    /** Sends committed epochs to the main thread. */
+    private readonly forward: (epochs: CollectedEpoch[]) => void,
+  ) {}
+
+  createWriter(ctx: SinkWriterContext): PrecommittingSinkWriter<unknown, CollectedEpoch> {
+    const writerId = `${this.idPrefix}.${ctx.subtaskIndex}.${this.nextWriter++}`
+    let records: unknown[] = []
+    return {
+      write: (value) => void records.push(value),
+      prepareCommit(epoch) {
+        const out = [{ id: `${writerId}.${epoch}`, records }]
+        records = []
+        return out
+      },
+    }
+  }
+
+  createCommitter(): Committer<CollectedEpoch> {
+    return {
+      commit: (epochs) => {
+        const nonEmpty = epochs.filter((e) => e.records.length > 0)
+        if (nonEmpty.length > 0) this.forward(nonEmpty)
+      },
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Worker threads (DESIGN.md §3): a job module runs the same with `workers` as on the current thread.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { FluxionError, loadJob, StreamExecutionEnvironment } from '../../index.ts'
+import type { Ev, WindowJobSpec, WindowRow } from './fixtures/keyed-window-job.ts'
+
+const WINDOW_JOB = new URL('./fixtures/keyed-window-job.ts', import.meta.url)
+const SLOW_SINK_JOB = new URL('./fixtures/slow-sink-job.ts', import.meta.url)
+
+const sorted = (rows: WindowRow[]): string[] => rows.map((r) => `${r.key}|${r.start}|${r.end}|${r.value}`).sort()
+
+const specArb: fc.Arbitrary<WindowJobSpec> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 300 }),
+    keys: fc.integer({ min: 1, max: 12 }),
+    disorder: fc.integer({ min: 0, max: 50 }),
+    seed: fc.integer(),
+    window: fc.oneof(
+      fc.integer({ min: 5, max: 200 }).map((size) => ({ kind: 'tumbling' as const, size })),
+      fc.tuple(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 4 })).map(([slide, k]) => ({ kind: 'sliding' as const, size: slide * k, slide })),
+      fc.integer({ min: 1, max: 60 }).map((gap) => ({ kind: 'session' as const, gap })),
+    ),
+    aggregate: fc.constantFrom('count' as const, 'sum' as const, 'max' as const),
+  })
+  .map(({ n, keys, disorder, seed, window, aggregate }) => {
+    // Deterministic pseudo-random events from the seed: time advances, with bounded disorder.
+    let x = seed | 0
+    const next = (): number => ((x = (Math.imul(x, 1_103_515_245) + 12_345) | 0) >>> 8) % 1_000_003
+    const events: Ev[] = []
+    for (let i = 0; i < n; i++) events.push({ key: `k${next() % keys}`, ts: i * 3 - (disorder > 0 ? next() % (disorder + 1) : 0) + 1_000, value: next() % 100 })
+    return { events, window, aggregate, outOfOrderness: disorder + 1 }
+  })
+
+describe('workers', () => {
+  it('random keyed window job modules give the same rows with workers: 2 as on the current thread', async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, fc.integer({ min: 1, max: 3 }), fc.constantFrom(1, 4, 64), async (spec, parallelism, batchSize) => {
+        const params = { spec: JSON.stringify(spec) }
+        const options = { parallelism, batchSize, channelCapacity: batchSize * 2 }
+        const local = await loadJob(WINDOW_JOB, params, options)
+        const [expected] = (await local.env.executeAndCollect(...local.outputs)) as [WindowRow[]]
+        const threaded = await loadJob(WINDOW_JOB, params, { ...options, workers: 2 })
+        const [actual] = (await threaded.env.executeAndCollect(...threaded.outputs)) as [WindowRow[]]
+        expect(expected.length).toBeGreaterThan(0)
+        expect(sorted(actual)).toEqual(sorted(expected))
+      }),
+      { numRuns: 5 },
+    )
+  })
+
+  it('bounds what crosses between workers when the consumer is slow (credit-based backpressure)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'fluxion-workers-bp-'))
+    try {
+      const count = 20_000
+      const batchSize = 16
+      const channelCapacity = 64
+      // The generator could emit 20k records in a few ms; the consumer needs ≥ 20k × 20 µs.
+      const { env, job } = await loadJob(SLOW_SINK_JOB, { count: String(count), spinUs: '20', out }, { parallelism: 2, workers: 2, batchSize, channelCapacity })
+      const result = await env.execute(job.name)
+      const slow = result.tasks.filter((t) => t.name.startsWith('slow'))
+      expect(slow).toHaveLength(2)
+      expect(slow.reduce((n, t) => n + t.recordsIn, 0)).toBe(count)
+      // Each consumer has two input channels (one per generator subtask, one of them remote):
+      // at most capacity records outstanding on each, plus one batch of overshoot.
+      for (const t of slow) expect(t.peakQueuedRecords).toBeLessThanOrEqual(2 * (channelCapacity + batchSize))
+      const ids = readdirSync(out).flatMap((f) => readFileSync(join(out, f), 'utf8').trim().split('\n').map(Number))
+      expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i))
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  })
+
+  it('rejects workers without a job module, and checkpointing with workers (for now)', async () => {
+    const env = StreamExecutionEnvironment.create({ workers: 2 })
+    const stream = env.fromCollection([1, 2, 3])
+    await expect(env.executeAndCollect(stream)).rejects.toThrow(/workers need a job module/)
+    expect(() => StreamExecutionEnvironment.create({ workers: 0 })).toThrow(FluxionError)
+    expect(() => StreamExecutionEnvironment.create({ workers: 2, checkpoint: { intervalMs: 100, dir: '/tmp/x' } })).toThrow(/checkpoint with workers/)
+  })
+})
