@@ -18,6 +18,8 @@ export type FluxionErrorCode =
   | 'FLX_UNSUPPORTED_KEY'
   | 'FLX_BAD_RECORD'
   | 'FLX_SOURCE_FAILED'
+  | 'FLX_SCHEMA_REGISTRY_UNAVAILABLE'
+  | 'FLX_NO_COMMITTED_OFFSET'
   | 'FLX_SINK_FAILED'
   | 'FLX_KAFKA_PRODUCER_FENCED'
   | 'FLX_JOB_CANCELLED'
@@ -54,6 +56,8 @@ const DEFAULT_DOMAIN: Record<FluxionErrorCode, ErrorDomain> = {
   FLX_UNSUPPORTED_KEY: 'user',
   FLX_BAD_RECORD: 'user',
   FLX_SOURCE_FAILED: 'external',
+  FLX_SCHEMA_REGISTRY_UNAVAILABLE: 'external',
+  FLX_NO_COMMITTED_OFFSET: 'config',
   FLX_SINK_FAILED: 'external',
   FLX_KAFKA_PRODUCER_FENCED: 'config',
   FLX_JOB_CANCELLED: 'user',

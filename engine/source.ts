@@ -3,6 +3,7 @@
  * subtask; the runtime polls readers for records in bounded slices and never blocks on them.
  */
 import type { Clock } from './time.ts'
+import type { MetricsRegistry } from './metrics.ts'
 import { OutputTag } from './output-tag.ts'
 
 /** Result of one poll: more records are ready, none are ready yet, or the input has ended. */
@@ -16,8 +17,12 @@ export interface DeadLetter {
   position: Record<string, string | number>
   /** Why it could not be read. */
   error: string
-  /** The original bytes or text. */
+  /** The original bytes (base64) or text. */
   raw: string
+  /** Short machine-readable cause, the label of the dead-letter counter (e.g. 'bad-magic-byte'). Default 'unreadable'. */
+  reason?: string
+  /** Kafka: the original key bytes in base64, or null when the record had no key. */
+  key?: string | null
 }
 
 /** Side output that receives every record a source could not read. */
@@ -36,12 +41,21 @@ export interface ReaderOutput<T> {
   createOutputForSplit?(splitId: string): ReaderOutput<T>
   /** The split finished: it stops holding back the watermark. */
   releaseOutputForSplit?(splitId: string): void
+  /**
+   * The reader names its splits but holds none now (e.g. more subtasks than Kafka partitions): the
+   * subtask is idle and does not hold back the watermark until one of its splits emits.
+   */
+  markIdle?(): void
 }
 
 export interface SourceReaderContext {
   readonly subtaskIndex: number
   readonly parallelism: number
   readonly clock: Clock
+  /** The job's counters (absent in bare unit tests). */
+  readonly metrics?: MetricsRegistry
+  /** The source operator's name, the `source` label of its metrics. */
+  readonly name?: string
 }
 
 export interface SourceReader<T> {
@@ -56,7 +70,12 @@ export interface SourceReader<T> {
    * The positions of this reader's splits, as plain data (one entry per split), taken at a
    * checkpoint barrier. Readers without it cannot be checkpointed.
    */
-  snapshotState?(): unknown[]
+  snapshotState?(checkpointId?: number): unknown[]
+  /**
+   * Checkpoint `checkpointId` is complete (durable). Informational for sources (e.g. commit offsets
+   * back to Kafka); must not block or throw: do slow work in the background.
+   */
+  notifyCheckpointComplete?(checkpointId: number): void
   /** Releases resources. Must not throw. */
   close?(): void | Promise<void>
 }
@@ -73,4 +92,12 @@ export interface Source<T> {
    * several former subtasks after rescaling); the reader must not create fresh splits then.
    */
   createReader(ctx: SourceReaderContext, restoredSplits?: unknown[]): SourceReader<T>
+  /**
+   * Present when the source places its splits itself (Flink's split enumerator, or the union list
+   * state of its legacy Kafka consumer): on restore every subtask's reader then receives the split
+   * states of all former subtasks and keeps the ones it owns, and records held back at the
+   * checkpoint go to the subtask `splitOwner(splitId, parallelism)` names. Without it, former
+   * subtask j's splits and held records go to subtask j % parallelism.
+   */
+  splitOwner?(splitId: string, parallelism: number): number
 }

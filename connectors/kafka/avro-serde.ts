@@ -7,7 +7,10 @@
  * - Deserializer: reads the schema id, fetches the writer schema once per id (cached), and
  *   resolves it against the job's reader schema, so a job compiled with v2 reads v1 records.
  *   Failures (bad magic byte, unknown schema id, undecodable bytes, failed resolution) come back
- *   as a typed `{ ok: false }` result, never as an exception.
+ *   as a typed `{ ok: false }` result, never as an exception. Once a schema id is resolved, decoding
+ *   is synchronous (no promise per record).
+ * - A registry given by URL gets a request timeout (`registryTimeoutMs`, default 10 s), so a
+ *   registry that accepts connections but never answers is reported as 'registry-unavailable'.
  * - Decimal logical type: values are decimal strings ("-12.34"), exact at any precision.
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
@@ -15,7 +18,17 @@ import avro from 'avsc'
 
 /** Outcome of decoding one Kafka value. */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string; kind: DecodeErrorKind }
-export type DecodeErrorKind = 'bad-magic-byte' | 'unknown-schema-id' | 'undecodable' | 'resolution-failed' | 'registry-unavailable'
+export type DecodeErrorKind =
+  | 'bad-magic-byte'
+  | 'unknown-schema-id'
+  | 'undecodable'
+  | 'resolution-failed'
+  /** Not the record's fault: the Kafka source retries with backoff, then fails the job. */
+  | 'registry-unavailable'
+  /** A record whose value is null (a tombstone) read by a value-only deserializer. */
+  | 'tombstone'
+  /** A record deserializer (or its `map` function) threw. */
+  | 'deserializer-failed'
 
 /** Turns the bytes of a Kafka record value into a T (or a typed failure). May be async (registry look-ups). */
 export interface KafkaDeserializer<T> {
@@ -106,10 +119,21 @@ export interface AvroSerdeOptions {
   subject?: (topic: string) => string
   /** Serializer: register the schema (default) or look up the subject's latest id. */
   register?: boolean
+  /** Timeout of each registry request when `registry` is a URL. Default 10 000 ms. */
+  registryTimeoutMs?: number
 }
 
-function registryOf(r: SchemaRegistry | string): SchemaRegistry {
-  return typeof r === 'string' ? new SchemaRegistry({ host: r }) : r
+type RegistryMiddleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number]
+
+/** mappersmith middleware: a request timeout unless the request has its own. */
+function timeoutMiddleware(ms: number): RegistryMiddleware {
+  type Req = { timeout(): number | undefined; enhance(extras: { timeout: number }): Req }
+  const middleware = () => ({ prepareRequest: (next: () => Promise<Req>) => next().then((req) => (req.timeout() ? req : req.enhance({ timeout: ms }))) })
+  return middleware as unknown as RegistryMiddleware
+}
+
+function registryOf(r: SchemaRegistry | string, timeoutMs = 10_000): SchemaRegistry {
+  return typeof r === 'string' ? new SchemaRegistry({ host: r, middlewares: [timeoutMiddleware(timeoutMs)] }) : r
 }
 
 const topicNameStrategy = (topic: string) => `${topic}-value`
@@ -127,7 +151,7 @@ export class AvroSerializer<T> implements KafkaSerializer<T> {
   private readonly ids = new Map<string, Promise<number>>()
 
   constructor(private readonly opts: AvroSerdeOptions) {
-    this.registry = registryOf(opts.registry)
+    this.registry = registryOf(opts.registry, opts.registryTimeoutMs)
     this.type = avroType(opts.schema)
     this.schemaText = typeof opts.schema === 'string' ? opts.schema : JSON.stringify(opts.schema)
     this.subject = opts.subject ?? topicNameStrategy
@@ -167,11 +191,13 @@ export class AvroSerializer<T> implements KafkaSerializer<T> {
 export class AvroDeserializer<T> implements KafkaDeserializer<T> {
   private readonly registry: SchemaRegistry
   readonly readerType: avro.Type
-  /** Resolver (or failure) per writer schema id. */
+  /** Resolver (or failure) per writer schema id, while it is looked up. */
   private readonly resolvers = new Map<number, Promise<DecodeResult<avro.Resolver>>>()
+  /** Settled look-ups (never 'registry-unavailable'): records of known ids decode synchronously. */
+  private readonly settled = new Map<number, DecodeResult<avro.Resolver>>()
 
-  constructor(opts: Pick<AvroSerdeOptions, 'registry' | 'schema'>) {
-    this.registry = registryOf(opts.registry)
+  constructor(opts: Pick<AvroSerdeOptions, 'registry' | 'schema' | 'registryTimeoutMs'>) {
+    this.registry = registryOf(opts.registry, opts.registryTimeoutMs)
     this.readerType = avroType(opts.schema)
   }
 
@@ -196,6 +222,10 @@ export class AvroDeserializer<T> implements KafkaDeserializer<T> {
           return { ok: false, kind: 'registry-unavailable', error: `schema registry failed for schema id ${id}: ${text}` }
         },
       )
+      void r.then((res) => {
+        if (res.ok || res.kind !== 'registry-unavailable') this.settled.set(id, res)
+        this.resolvers.delete(id)
+      })
       this.resolvers.set(id, r)
     }
     return r
@@ -206,14 +236,18 @@ export class AvroDeserializer<T> implements KafkaDeserializer<T> {
       return { ok: false, kind: 'bad-magic-byte', error: bytes.length < 5 ? `too short for the Confluent wire format (${bytes.length} bytes)` : `bad magic byte ${bytes[0]} (expected 0)` }
     }
     const id = bytes.readInt32BE(1)
-    return this.resolver(id).then((res): DecodeResult<T> => {
-      if (!res.ok) return res
-      try {
-        return { ok: true, value: this.readerType.fromBuffer(bytes.subarray(5), res.value) as T }
-      } catch (e) {
-        return { ok: false, kind: 'undecodable', error: `cannot decode Avro with schema id ${id}: ${message(e)}` }
-      }
-    })
+    const known = this.settled.get(id)
+    if (known) return this.decode(bytes, id, known)
+    return this.resolver(id).then((res) => this.decode(bytes, id, res))
+  }
+
+  private decode(bytes: Buffer, id: number, res: DecodeResult<avro.Resolver>): DecodeResult<T> {
+    if (!res.ok) return res
+    try {
+      return { ok: true, value: this.readerType.fromBuffer(bytes.subarray(5), res.value) as T }
+    } catch (e) {
+      return { ok: false, kind: 'undecodable', error: `cannot decode Avro with schema id ${id}: ${message(e)}` }
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import { JobRunner, type SavepointResult } from '../runtime/job-runner.ts'
 import { validateRestartStrategy, type RestartStrategyConfig } from '../runtime/restart-strategy.ts'
 import type { CheckpointConfig } from '../checkpoint/coordinator.ts'
 import type { CheckpointStats } from '../checkpoint/types.ts'
+import type { MetricSample } from '../metrics.ts'
 import { SourceOperator } from '../runtime/source-operator.ts'
 import { WorkerAttempts } from '../runtime/workers/worker-attempt.ts'
 import type { JobParams } from './define-job.ts'
@@ -113,6 +114,8 @@ export interface JobClient {
   restarts(): number
   /** Costs of recent checkpoints: duration, barrier pause (maxSyncMs), bytes written. */
   checkpointStats(): CheckpointStats[]
+  /** The job's counters (e.g. `fluxion_source_dead_letters_total{source, reason}`), across restarts. */
+  metrics(): MetricSample[]
 }
 
 const KNOWN_OPTIONS = new Set<keyof EnvironmentOptions>([
@@ -236,6 +239,7 @@ export class StreamExecutionEnvironment {
       triggerSavepoint: () => runner.triggerSavepoint(),
       checkpointStats: () => runner.checkpointStats(),
       restarts: () => runner.restarts,
+      metrics: () => runner.metrics.samples(),
     }
   }
 

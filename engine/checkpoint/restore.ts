@@ -88,14 +88,18 @@ export function operatorSnapshotsFor(loaded: LoadedCheckpoint, vertexKey: string
   return out
 }
 
-/** The source snapshots (splits) for source `vertexKey`'s subtask `subtask` of `parallelism`. */
-export function sourceSnapshotsFor(loaded: LoadedCheckpoint, vertexKey: string, subtask: number, parallelism: number): SourceSnapshot[] | undefined {
+/**
+ * The source snapshots (splits) for source `vertexKey`'s subtask `subtask` of `parallelism`: those
+ * of former subtasks j with j % parallelism == subtask, or, with `everySubtask` (sources that place
+ * their splits themselves, see Source.splitOwner), those of every former subtask.
+ */
+export function sourceSnapshotsFor(loaded: LoadedCheckpoint, vertexKey: string, subtask: number, parallelism: number, everySubtask = false): SourceSnapshot[] | undefined {
   const perSubtask = loaded.chains.get(vertexKey)
   if (!perSubtask) return undefined
   const out: SourceSnapshot[] = []
   perSubtask.forEach((chain, j) => {
     const last = chain?.[chain.length - 1]
-    if (last?.source && j % parallelism === subtask) out.push(last.source)
+    if (last?.source && (everySubtask || j % parallelism === subtask)) out.push(last.source)
   })
   return out
 }

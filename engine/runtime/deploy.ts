@@ -9,6 +9,7 @@ import { BroadcastingOutput, DISCARDING_OUTPUT, OperatorOutput, type Output } fr
 import type { OutputTag } from '../output-tag.ts'
 import { DEAD_LETTERS } from '../source.ts'
 import type { Clock } from '../time.ts'
+import type { MetricsRegistry } from '../metrics.ts'
 import { MemoryKeyedStateBackend } from '../../state/memory/memory-backend.ts'
 import type { KeyedStateBackend, KeyGroupRange } from '../../state/backend.ts'
 import { Channel } from './channel.ts'
@@ -26,6 +27,8 @@ export interface DeployOptions {
   channelCapacity: number
   autoWatermarkIntervalMs: number
   wake: () => void
+  /** The job's counters, handed to sources (dead letters, connector metrics). */
+  metrics?: MetricsRegistry
   /** Worker threads (DESIGN.md §3): deploy only the subtasks this worker owns (default: every one). */
   ownsSubtask?: (head: JobVertex, subtask: number) => boolean
   /** Worker threads: the channel of an edge from `producer` to `consumer`; undefined for a local Channel. */
@@ -114,11 +117,11 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
         source = head.transformation.details.sourceFactory!()
         const output = outputOf(head)
         source.setup(
-          { ...base, name: head.name, deadLettersConsumed: output.hasSide(DEAD_LETTERS.id), autoWatermarkIntervalMs: options.autoWatermarkIntervalMs, batchSize: options.batchSize },
+          { ...base, name: head.name, deadLettersConsumed: output.hasSide(DEAD_LETTERS.id), autoWatermarkIntervalMs: options.autoWatermarkIntervalMs, batchSize: options.batchSize, metrics: options.metrics },
           output,
           () => anyFull(edgeOutputs),
         )
-        const restored = options.restore && sourceSnapshotsFor(options.restore, head.key, subtask, head.parallelism)
+        const restored = options.restore && sourceSnapshotsFor(options.restore, head.key, subtask, head.parallelism, source.placesOwnSplits)
         if (restored) source.initializeState(restored)
       }
       const inputs: Channel[] = []

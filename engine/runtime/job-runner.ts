@@ -8,6 +8,7 @@ import { dirname, basename, join } from 'node:path'
 import { FluxionError } from '../errors.ts'
 import type { JobGraph } from '../graph/job-graph.ts'
 import type { Clock } from '../time.ts'
+import { MetricsRegistry } from '../metrics.ts'
 import { CheckpointCoordinator, type CheckpointConfig } from '../checkpoint/coordinator.ts'
 import { loadCheckpoint, loadLatestCheckpoint, operatorStatesOf, type LoadedCheckpoint } from '../checkpoint/restore.ts'
 import { LocalCheckpointStorage, type CheckpointStorage } from '../checkpoint/storage.ts'
@@ -51,6 +52,8 @@ export class JobRunner {
   /** Tasks of the current attempt. */
   tasks: Task[] = []
   restarts = 0
+  /** The job's counters, kept across restarts. */
+  readonly metrics = new MetricsRegistry()
   private executor: LocalExecutor | undefined
   private remoteAttempt: RemoteAttempt | undefined
   private coordinator: CheckpointCoordinator | undefined
@@ -158,6 +161,7 @@ export class JobRunner {
       channelCapacity: opts.channelCapacity,
       autoWatermarkIntervalMs: opts.autoWatermarkIntervalMs,
       wake: () => wake.executor?.wake(),
+      metrics: this.metrics,
       // With checkpoints, backends record what changed so that checkpoints can be incremental.
       createBackend: ({ vertexKey, subtask, maxParallelism, keyGroupRange }) =>
         rocks.get(`${vertexKey}#${subtask}`) ??

@@ -8,6 +8,7 @@ import { FluxionError, userFunctionFailed } from '../errors.ts'
 import type { Output } from '../output.ts'
 import { DEAD_LETTERS, type DeadLetter, type InputStatus, type ReaderOutput, type Source, type SourceReader } from '../source.ts'
 import { MAX_WATERMARK, NO_TIMESTAMP, type Clock } from '../time.ts'
+import { METRIC, type Counter, type MetricsRegistry } from '../metrics.ts'
 import type { SourceSnapshot } from '../checkpoint/types.ts'
 import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from '../watermarks.ts'
 
@@ -22,6 +23,8 @@ export interface SourceOperatorContext {
   readonly autoWatermarkIntervalMs: number
   /** Records per poll; the periodic watermark is emitted after every batchSize records. */
   readonly batchSize: number
+  /** The job's counters (dead letters by reason); absent in bare unit tests. */
+  readonly metrics?: MetricsRegistry
 }
 
 /** The default split, for readers that do not name splits. */
@@ -97,6 +100,8 @@ export class SourceOperator<T> implements ReaderOutput<T> {
   private usesSplitOutputs = false
   /** Records emitted, for metrics. */
   recordsOut = 0
+  /** Dead-letter counters by reason. */
+  private readonly deadLetterCounters = new Map<string, Counter>()
 
   constructor(
     readonly source: Source<T>,
@@ -114,23 +119,43 @@ export class SourceOperator<T> implements ReaderOutput<T> {
     this.outputFull = outputFull
   }
 
-  /** Restores from the source snapshots assigned to this subtask (several after rescaling). */
+  /** Whether restore must hand this source the snapshots of every former subtask (Source.splitOwner). */
+  get placesOwnSplits(): boolean {
+    return this.source.splitOwner !== undefined
+  }
+
+  /**
+   * Restores from the source snapshots assigned to this subtask (several after rescaling; all of
+   * them for a source that places its splits, which then keeps the held records of its own splits).
+   */
   initializeState(snapshots: readonly SourceSnapshot[]): void {
-    this.restored = { splits: snapshots.flatMap((s) => s.splits), held: snapshots.flatMap((s) => s.held) }
+    let held = snapshots.flatMap((s) => s.held) as HeldRecord<T>[]
+    const owner = this.source.splitOwner
+    if (owner) held = held.filter((r) => owner.call(this.source, r.split, this.ctx.parallelism) === this.ctx.subtaskIndex)
+    this.restored = { splits: snapshots.flatMap((s) => s.splits), held }
   }
 
   /** Step 2 of the checkpoint protocol: the reader's split positions and held-back records. */
-  snapshotState(): SourceSnapshot {
+  snapshotState(checkpointId = 0): SourceSnapshot {
     if (!this.reader.snapshotState) {
       throw new FluxionError('FLX_INVALID_CONFIG', `source "${this.ctx.name}" cannot be checkpointed: its reader has no snapshotState(). Implement it, or run without checkpoints.`)
     }
-    return { splits: structuredClone(this.reader.snapshotState()), held: structuredClone(this.held.slice(this.heldIndex)) }
+    return { splits: structuredClone(this.reader.snapshotState(checkpointId)), held: structuredClone(this.held.slice(this.heldIndex)) }
+  }
+
+  /** Step 6: the checkpoint is durable; the reader may act on it (e.g. commit offsets). Never throws. */
+  notifyCheckpointComplete(checkpointId: number): void {
+    try {
+      this.reader?.notifyCheckpointComplete?.(checkpointId)
+    } catch {
+      // informational for sources: a failure here must not fail the checkpoint
+    }
   }
 
   open(): void {
     const { subtaskIndex, parallelism, clock } = this.ctx
     this.assigner = this.strategy.timestampAssigner
-    this.reader = this.source.createReader({ subtaskIndex, parallelism, clock }, this.restored?.splits)
+    this.reader = this.source.createReader({ subtaskIndex, parallelism, clock, metrics: this.ctx.metrics, name: this.ctx.name }, this.restored?.splits)
     if (this.restored) {
       this.held = this.restored.held as HeldRecord<T>[]
       this.heldIndex = 0
@@ -142,8 +167,24 @@ export class SourceOperator<T> implements ReaderOutput<T> {
 
   /** The output of one split: its records drive that split's own watermark generator. */
   createOutputForSplit(splitId: string): ReaderOutput<T> {
-    this.usesSplitOutputs = true
+    this.namesSplits()
     return this.split(splitId)
+  }
+
+  /** The reader holds no split now: idle until one of its splits emits. */
+  markIdle(): void {
+    this.namesSplits()
+    if (this.splits.size === 0 && !this.idle) {
+      this.idle = true
+      this.output.emitIdle(true)
+    }
+  }
+
+  /** The reader names its splits: the default split made while it had none must not hold back the watermark. */
+  private namesSplits(): void {
+    if (this.usesSplitOutputs) return
+    this.usesSplitOutputs = true
+    if (this.splits.delete(DEFAULT_SPLIT)) this.combineWatermarks()
   }
 
   /** The split is finished or gone: it no longer holds back the watermark. */
@@ -275,6 +316,13 @@ export class SourceOperator<T> implements ReaderOutput<T> {
   }
 
   deadLetter(letter: DeadLetter): void {
+    const reason = letter.reason ?? 'unreadable'
+    let counter = this.deadLetterCounters.get(reason)
+    if (!counter) {
+      counter = this.ctx.metrics?.counter(METRIC.deadLetters, 'Records a source could not read, by source and reason', { source: this.ctx.name, reason })
+      if (counter) this.deadLetterCounters.set(reason, counter)
+    }
+    counter?.inc()
     if (!this.ctx.deadLettersConsumed) {
       throw new FluxionError(
         'FLX_BAD_RECORD',

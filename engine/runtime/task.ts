@@ -256,7 +256,7 @@ export class Task {
   private takeSnapshot(mode: KeyedSnapshotMode, checkpointId: number): TaskSnapshot {
     const snapshot: TaskSnapshot = { operators: {} }
     this.operators.forEach((op, i) => (snapshot.operators[this.operatorKeys[i]] = op.snapshotState(mode, checkpointId)))
-    if (this.source) snapshot.source = this.source.snapshotState()
+    if (this.source) snapshot.source = this.source.snapshotState(checkpointId)
     return snapshot
   }
 
@@ -270,6 +270,7 @@ export class Task {
 
   /** Step 6: checkpoint n is durable; operators (sinks) commit. Resolves when they have. */
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    this.source?.notifyCheckpointComplete(checkpointId)
     for (const op of this.operators) await op.notifyCheckpointComplete(checkpointId)
   }
 

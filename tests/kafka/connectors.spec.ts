@@ -166,7 +166,7 @@ describe('Avro serde', () => {
       (e: unknown) => e,
     )
     expect(error).toBeInstanceOf(FluxionError)
-    expect((error as FluxionError).code).toBe('FLX_SOURCE_FAILED')
+    expect((error as FluxionError).code).toBe('FLX_SCHEMA_REGISTRY_UNAVAILABLE')
     expect((error as Error).message).toMatch(/schema registry unavailable after 3 tries/)
   }, 60_000)
 

@@ -1,0 +1,505 @@
+/**
+ * The reader of one KafkaSource subtask (see kafka-source.ts for the contract).
+ *
+ * kafkajs has no manual assign() (tulios/kafkajs#373), so the reader's consumer is the only member
+ * of a job-private group whose custom assigner hands it exactly this subtask's partitions, then
+ * seeks them. When discovery adds partitions, the reader replaces its consumer (a new private
+ * group) and seeks every partition to where fetching stopped.
+ *
+ * Fetching never blocks the task: kafkajs' eachBatch decodes records into a bounded buffer (and
+ * waits, heart-beating, while it is full); pollNext drains it. Decoding is synchronous per record;
+ * only a deserializer that returns a promise (a schema id seen for the first time) is awaited.
+ */
+import { randomUUID } from 'node:crypto'
+import { AssignerProtocol, Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type PartitionAssigner } from 'kafkajs'
+import { FluxionError } from '../../engine/errors.ts'
+import { METRIC, type Counter } from '../../engine/metrics.ts'
+import type { DeadLetter, InputStatus, ReaderOutput, SourceReader, SourceReaderContext } from '../../engine/source.ts'
+import type { DecodeResult } from './avro-serde.ts'
+import { isPromise, TOMBSTONE, type KafkaHeaders } from './kafka-record.ts'
+import type { KafkaSource, KafkaSplit, UnresolvedSplits } from './kafka-source.ts'
+import { OffsetCommitter, type CommitOffset } from './offset-committer.ts'
+import { describeTopics, discoverPartitions, parseSplitId, partitionOwner, splitIdOf } from './partition-discovery.ts'
+import { startOffsets, type StartFrom } from './start-offsets.ts'
+
+interface PartitionState<T> {
+  readonly id: string
+  readonly topic: string
+  readonly partition: number
+  /** Next offset to emit (what a snapshot records). */
+  next: number
+  /** Next offset to fetch: after the last buffered record (>= next). */
+  fetched: number
+  /** Bounded mode: end offset (exclusive). */
+  stop: number | undefined
+  released: boolean
+  /** The split's output (per-partition watermarks), once created in pollNext. */
+  output: ReaderOutput<T> | undefined
+}
+
+interface Buffered<T> {
+  split: PartitionState<T>
+  offset: number
+  message: KafkaMessage
+  result: DecodeResult<T>
+}
+
+type Restored = KafkaSplit | UnresolvedSplits
+
+/** Consecutive failed discoveries (retriable errors) before the job fails. */
+const MAX_DISCOVERY_FAILURES = 5
+
+export class KafkaReader<T> implements SourceReader<T> {
+  private readonly kafka: Kafka
+  private readonly admin: Admin
+  private consumer: Consumer | undefined
+  /** Consumer generation: batches of a replaced consumer are dropped. */
+  private generation = 0
+  private readonly groupBase: string
+  private readonly groups: string[] = []
+  /** This subtask's partitions, by split id. */
+  private readonly owned = new Map<string, PartitionState<T>>()
+  /** Every partition seen (in a restored checkpoint or by discovery), whoever owns it. */
+  private readonly known = new Set<string>()
+  /** Subtasks of the first start that had not resolved their partitions when checkpointed. */
+  private readonly unresolved: UnresolvedSplits['unresolved'][] = []
+  private started = false
+  /** Partitions whose split outputs pollNext must create. */
+  private outputsPending = false
+  private buffer: (Buffered<T> | undefined)[] = []
+  private head = 0
+  private readonly capacity: number
+  private error: Error | undefined
+  private notify: (() => void) | undefined
+  private drained: (() => void) | undefined
+  private closed = false
+  private readonly stopDiscovery = new AbortController()
+  private readonly committer: OffsetCommitter | undefined
+  private readonly pendingCommits = new Map<number, CommitOffset[]>()
+  private commits: Promise<void> = Promise.resolve()
+  private readonly counters: { commitsOk?: Counter; commitsFailed?: Counter; discovered?: Counter }
+  private readonly topicsText: string
+  private readonly decode: (m: KafkaMessage, topic: string, partition: number, offset: number) => DecodeResult<T> | Promise<DecodeResult<T>>
+
+  constructor(
+    private readonly source: KafkaSource<T>,
+    private readonly ctx: SourceReaderContext,
+    private readonly restored: Restored[] | undefined,
+  ) {
+    const opts = source.options
+    this.kafka = new Kafka({ clientId: opts.clientId ?? 'fluxion-kafka-source', brokers: opts.brokers, logLevel: logLevel.NOTHING })
+    this.admin = this.kafka.admin()
+    this.groupBase = `${opts.groupId ?? 'fluxion'}-${randomUUID()}-s${ctx.subtaskIndex}`
+    this.capacity = opts.bufferSize ?? 10_000
+    this.topicsText = describeTopics(opts.topics)
+    this.decode = decoderOf(source)
+    const commit = opts.groupId !== undefined && opts.commitOffsetsOnCheckpoint !== false
+    this.committer = commit ? new OffsetCommitter(this.kafka, opts.groupId!) : undefined
+    const m = ctx.metrics
+    const label = ctx.name ?? source.name
+    this.counters = {
+      commitsOk: m?.counter(METRIC.kafkaOffsetCommits, 'Offset commits of a Kafka source after checkpoints', { source: label, result: 'ok' }),
+      commitsFailed: m?.counter(METRIC.kafkaOffsetCommits, 'Offset commits of a Kafka source after checkpoints', { source: label, result: 'failed' }),
+      discovered: m?.counter(METRIC.kafkaPartitionsDiscovered, 'Kafka partitions a source started reading after start-up', { source: label }),
+    }
+    this.start().catch((e: unknown) => this.fail(e))
+  }
+
+  private fail(e: unknown): void {
+    if (this.closed || this.error) return
+    this.error =
+      e instanceof FluxionError
+        ? e
+        : new FluxionError('FLX_SOURCE_FAILED', `Kafka source (${this.topicsText}) failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e, retriable: true })
+    this.wake()
+  }
+
+  private wake(): void {
+    const n = this.notify
+    this.notify = undefined
+    n?.()
+  }
+
+  // --- assignment ---------------------------------------------------------------------------------
+
+  private owns(topic: string, partition: number): boolean {
+    return partitionOwner(topic, partition, this.ctx.parallelism) === this.ctx.subtaskIndex
+  }
+
+  /** Step 1: restored splits (a union of every former subtask's), then the first discovery. */
+  private async start(): Promise<void> {
+    await this.admin.connect()
+    const from = new Map<string, number>()
+    if (this.restored) {
+      for (const s of this.restored) {
+        if ('unresolved' in s) this.unresolved.push(s.unresolved)
+        else {
+          const id = splitIdOf(s.topic, s.partition)
+          this.known.add(id)
+          if (this.owns(s.topic, s.partition)) from.set(id, s.offset)
+        }
+      }
+    } else {
+      this.unresolved.push({ subtaskIndex: this.ctx.subtaskIndex, parallelism: this.ctx.parallelism })
+    }
+    const found = await discoverPartitions(this.admin, this.source.options.topics, this.restored === undefined)
+    const startFrom = this.source.options.startFrom ?? 'earliest'
+    await this.addPartitions(found, (topic, partition) =>
+      this.unresolved.some((u) => partitionOwner(topic, partition, u.parallelism) === u.subtaskIndex) ? startFrom : 'earliest',
+    )
+    for (const [id, offset] of from) {
+      // A restored split whose topic is gone or no longer selected is not read.
+      const { topic, partition } = parseSplitId(id)
+      if (found.get(topic)?.includes(partition)) this.owned.set(id, newPartition(topic, partition, offset))
+    }
+    if (this.source.bounded) {
+      for (const topic of new Set([...this.owned.values()].map((p) => p.topic))) {
+        for (const o of await this.admin.fetchTopicOffsets(topic)) {
+          const p = this.owned.get(splitIdOf(topic, o.partition))
+          if (p) p.stop = Number(o.high)
+        }
+      }
+    }
+    if (this.closed) return
+    await this.startConsumer()
+    this.started = true
+    this.outputsPending = true
+    this.wake()
+    if (this.source.discoveryIntervalMs > 0) void this.discoverLoop()
+  }
+
+  /**
+   * Marks the partitions of `found` not seen before as known and makes the ones this subtask owns
+   * into splits, starting where `startOf` says. Returns how many splits it added.
+   */
+  private async addPartitions(found: Map<string, number[]>, startOf: (topic: string, partition: number) => StartFrom, admin: Admin = this.admin): Promise<number> {
+    const fresh: { topic: string; partition: number; from: StartFrom }[] = []
+    for (const [topic, partitions] of found) {
+      for (const partition of partitions) {
+        if (this.known.has(splitIdOf(topic, partition)) || !this.owns(topic, partition)) continue
+        fresh.push({ topic, partition, from: startOf(topic, partition) })
+      }
+    }
+    // Resolve start offsets per topic and start rule; add everything at once, after the awaits.
+    const offsets = new Map<string, number>()
+    const groups = new Map<string, { topic: string; from: StartFrom; partitions: number[] }>()
+    for (const f of fresh) {
+      const k = `${f.topic}\u0000${JSON.stringify(f.from)}`
+      let g = groups.get(k)
+      if (!g) groups.set(k, (g = { topic: f.topic, from: f.from, partitions: [] }))
+      g.partitions.push(f.partition)
+    }
+    for (const g of groups.values()) {
+      const start = await startOffsets(admin, g.topic, g.partitions, g.from, this.source.options.groupId)
+      for (const [partition, offset] of start) offsets.set(splitIdOf(g.topic, partition), offset)
+    }
+    for (const [topic, partitions] of found) for (const partition of partitions) this.known.add(splitIdOf(topic, partition))
+    for (const f of fresh) {
+      const id = splitIdOf(f.topic, f.partition)
+      this.owned.set(id, newPartition(f.topic, f.partition, offsets.get(id)!))
+    }
+    return fresh.length
+  }
+
+  /** Periodic discovery of new partitions and topics (unbounded sources). */
+  private async discoverLoop(): Promise<void> {
+    const clock = this.ctx.clock
+    const interval = this.source.discoveryIntervalMs
+    let failures = 0
+    let restartNeeded = false
+    while (!this.closed) {
+      await clock.sleepUntil(clock.now() + interval, this.stopDiscovery.signal)
+      if (this.closed) return
+      try {
+        const found = await discoverPartitions(this.admin, this.source.options.topics, false)
+        if (this.closed) return
+        if ([...found].some(([topic, ps]) => ps.some((p) => !this.known.has(splitIdOf(topic, p)) && this.owns(topic, p)))) {
+          // Partitions found after start begin at the earliest offset (Flink's behaviour). A fresh
+          // admin client: kafkajs' cached metadata may not list the new partitions yet.
+          const fresh = this.kafka.admin()
+          await fresh.connect()
+          const added = await this.addPartitions(found, () => 'earliest', fresh).finally(() => fresh.disconnect().catch(() => {}))
+          this.counters.discovered?.inc(added)
+          restartNeeded = true
+        } else {
+          for (const [topic, ps] of found) for (const p of ps) this.known.add(splitIdOf(topic, p))
+        }
+        if (restartNeeded && !this.closed) {
+          this.outputsPending = true
+          await this.startConsumer()
+          restartNeeded = false
+          this.wake()
+        }
+        failures = 0
+      } catch (e) {
+        // A transient error (a new partition without a leader yet, a broker moving) is retried at
+        // the next discovery. Persistent failures fail the job.
+        if ((e as { retriable?: boolean }).retriable === true && ++failures < MAX_DISCOVERY_FAILURES) continue
+        this.fail(e)
+        return
+      }
+    }
+  }
+
+  // --- fetching -----------------------------------------------------------------------------------
+
+  /** (Re)starts the consumer for every partition still to read, each from where fetching stopped. */
+  private async startConsumer(): Promise<void> {
+    const gen = ++this.generation
+    const old = this.consumer
+    this.consumer = undefined
+    if (old) await old.disconnect().catch(() => {})
+    const toRead = [...this.owned.values()].filter((p) => p.stop === undefined || p.fetched < p.stop)
+    if (toRead.length === 0 || this.closed) return
+    const assignment: Record<string, number[]> = {}
+    for (const p of toRead) (assignment[p.topic] ??= []).push(p.partition)
+    const groupId = `${this.groupBase}-g${gen}`
+    this.groups.push(groupId)
+    const consumer = this.kafka.consumer({ groupId, partitionAssigners: [splitAssigner(assignment)], allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 })
+    this.consumer = consumer
+    let joins = 0
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      // After kafkajs rejoins on its own (a crash it restarted from), fetch from our positions again.
+      if (joins++ > 0 && gen === this.generation) for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
+    })
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart && gen === this.generation) this.fail(e.payload.error)
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true })
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload, gen) })
+    for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
+    if (this.closed) await consumer.disconnect().catch(() => {})
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload, gen: number): Promise<void> {
+    const p = this.owned.get(splitIdOf(batch.topic, batch.partition))
+    if (!p) return
+    const { topic, partition, messages } = batch
+    for (let i = 0; i < messages.length; i++) {
+      if (gen !== this.generation || this.closed || this.error || !isRunning() || isStale()) return
+      const m = messages[i]
+      const offset = Number(m.offset)
+      if (offset < p.fetched) {
+        resolveOffset(m.offset) // fetched again (a rejoin): already buffered
+        continue
+      }
+      if (p.stop !== undefined && offset >= p.stop) {
+        pause()
+        break
+      }
+      while (this.buffer.length - this.head >= this.capacity) {
+        await new Promise<void>((resolve) => {
+          this.drained = resolve
+          setTimeout(resolve, 1000)
+        })
+        if (gen !== this.generation || this.closed) return
+        await heartbeat()
+      }
+      let result = this.decode(m, topic, partition, offset)
+      if (isPromise(result) || (!result.ok && result.kind === 'registry-unavailable')) {
+        try {
+          result = await this.decodeSlowly(result, m, topic, partition, offset)
+        } catch (e) {
+          // Not the record's fault (the registry is down): fail the job, never skip the record.
+          this.fail(e)
+          return
+        }
+        if (gen !== this.generation || this.closed) return
+      }
+      this.buffer.push({ split: p, offset, message: m, result })
+      p.fetched = offset + 1
+      resolveOffset(m.offset)
+      if (this.notify) this.wake()
+    }
+    await heartbeat()
+  }
+
+  /** Awaits an asynchronous result; retries 'registry-unavailable' with backoff, then throws. */
+  private async decodeSlowly(first: DecodeResult<T> | Promise<DecodeResult<T>>, m: KafkaMessage, topic: string, partition: number, offset: number): Promise<DecodeResult<T>> {
+    const opts = this.source.options
+    const tries = opts.registryRetries ?? 5
+    const settle = (r: DecodeResult<T> | Promise<DecodeResult<T>>) => Promise.resolve(r).catch((e: unknown): DecodeResult<T> => deserializerFailed(e))
+    let r = await settle(first)
+    for (let attempt = 1; !r.ok && r.kind === 'registry-unavailable'; attempt++) {
+      if (attempt >= tries) {
+        throw new FluxionError(
+          'FLX_SCHEMA_REGISTRY_UNAVAILABLE',
+          `Kafka source (${this.topicsText}): schema registry unavailable after ${tries} tries, at ${topic}-${partition} offset ${offset}: ${r.error}. ` +
+            'The record is not skipped: check the registry URL and its health; the job restarts from its last checkpoint under its restart strategy.',
+          { retriable: true },
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, (opts.registryRetryBackoffMs ?? 100) * 2 ** (attempt - 1))))
+      if (this.closed) return r
+      r = await settle(this.decode(m, topic, partition, offset))
+    }
+    return r
+  }
+
+  // --- the task side ------------------------------------------------------------------------------
+
+  pollNext(main: ReaderOutput<T>, budget: number): InputStatus {
+    if (this.error) throw this.error
+    if (!this.started) return 'nothing'
+    if (this.outputsPending) this.createOutputs(main)
+    const buffer = this.buffer
+    let emitted = 0
+    while (emitted < budget && this.head < buffer.length) {
+      const r = buffer[this.head]!
+      buffer[this.head++] = undefined
+      const p = r.split
+      if (r.offset < p.next) continue // already emitted
+      const out = p.output ?? main
+      if (r.result.ok) {
+        out.collect(r.result.value, Number(r.message.timestamp))
+        emitted++
+      } else {
+        out.deadLetter(deadLetterOf(p, r))
+      }
+      p.next = r.offset + 1
+    }
+    if (this.head === buffer.length) {
+      this.buffer = []
+      this.head = 0
+    } else if (this.head > 4096) {
+      this.buffer = buffer.slice(this.head)
+      this.head = 0
+    }
+    if (this.buffer.length - this.head < this.capacity / 2) {
+      const d = this.drained
+      this.drained = undefined
+      d?.()
+    }
+    if (this.source.bounded && this.releaseFinished(main) === 0) return 'end'
+    return this.head < this.buffer.length ? 'more' : 'nothing'
+  }
+
+  /** Split outputs for every partition, so that a partition without data holds back the watermark (until idle). */
+  private createOutputs(main: ReaderOutput<T>): void {
+    this.outputsPending = false
+    for (const p of this.owned.values()) if (!p.output && !p.released) p.output = main.createOutputForSplit?.(p.id)
+    if (this.owned.size === 0) main.markIdle?.()
+  }
+
+  /** Bounded: releases partitions that reached their end; returns how many are still active. */
+  private releaseFinished(main: ReaderOutput<T>): number {
+    let active = 0
+    for (const p of this.owned.values()) {
+      if (p.stop !== undefined && p.next >= p.stop) {
+        if (!p.released) {
+          p.released = true
+          main.releaseOutputForSplit?.(p.id)
+        }
+      } else active++
+    }
+    return active
+  }
+
+  isAvailable(): Promise<void> {
+    if (this.error || (this.started && (this.head < this.buffer.length || this.outputsPending))) return Promise.resolve()
+    if (this.started && this.source.bounded && [...this.owned.values()].every((p) => p.stop !== undefined && p.next >= p.stop)) return Promise.resolve()
+    return new Promise((resolve) => (this.notify = resolve))
+  }
+
+  snapshotState(checkpointId?: number): Restored[] {
+    if (!this.started) {
+      // Not started yet: what it was given (its own splits, and what is still unresolved).
+      if (!this.restored) return [{ unresolved: { subtaskIndex: this.ctx.subtaskIndex, parallelism: this.ctx.parallelism } }]
+      return structuredClone(this.restored.filter((s) => 'unresolved' in s || this.owns(s.topic, s.partition)))
+    }
+    const splits: KafkaSplit[] = [...this.owned.values()].map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next }))
+    if (this.committer && checkpointId !== undefined) this.pendingCommits.set(checkpointId, splits.map((s) => ({ ...s })))
+    return splits
+  }
+
+  /** Commits the offsets of checkpoint `checkpointId` to the group, in the background (informational). */
+  notifyCheckpointComplete(checkpointId: number): void {
+    const committer = this.committer
+    if (!committer || this.closed) return
+    const offsets = this.pendingCommits.get(checkpointId)
+    for (const id of this.pendingCommits.keys()) if (id <= checkpointId) this.pendingCommits.delete(id)
+    if (!offsets || offsets.length === 0) return
+    this.commits = this.commits.then(() =>
+      committer.commit(offsets).then(
+        () => this.counters.commitsOk?.inc(),
+        () => this.counters.commitsFailed?.inc(),
+      ),
+    )
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.stopDiscovery.abort()
+    this.drained?.()
+    try {
+      await this.consumer?.disconnect()
+      await this.commits
+      await this.committer?.close()
+      if (this.groups.length > 0) await this.admin.deleteGroups(this.groups).catch(() => {})
+      await this.admin.disconnect()
+    } catch {
+      // close must not throw
+    }
+  }
+}
+
+function newPartition<T>(topic: string, partition: number, offset: number): PartitionState<T> {
+  return { id: splitIdOf(topic, partition), topic, partition, next: offset, fetched: offset, stop: undefined, released: false, output: undefined }
+}
+
+function deserializerFailed(e: unknown): DecodeResult<never> {
+  return { ok: false, kind: 'deserializer-failed', error: `deserializer threw: ${e instanceof Error ? e.message : String(e)}` }
+}
+
+/** The per-record decode step: the value alone, or the whole record. Never throws. */
+function decoderOf<T>(source: KafkaSource<T>): (m: KafkaMessage, topic: string, partition: number, offset: number) => DecodeResult<T> | Promise<DecodeResult<T>> {
+  const { deserializer, recordDeserializer } = source.options
+  if (deserializer) {
+    return (m, topic) => {
+      if (m.value === null) return TOMBSTONE
+      try {
+        return deserializer.deserialize(m.value, topic)
+      } catch (e) {
+        return deserializerFailed(e)
+      }
+    }
+  }
+  return (m, topic, partition, offset) => {
+    try {
+      return recordDeserializer!.deserialize({ topic, partition, offset, timestamp: Number(m.timestamp), key: m.key ?? null, value: m.value, headers: (m.headers ?? {}) as KafkaHeaders })
+    } catch (e) {
+      return deserializerFailed(e)
+    }
+  }
+}
+
+function deadLetterOf<T>(p: PartitionState<T>, r: Buffered<T>): DeadLetter {
+  const failure = r.result as Extract<DecodeResult<T>, { ok: false }>
+  const { key, value } = r.message
+  return {
+    source: p.topic,
+    position: { topic: p.topic, partition: p.partition, offset: r.offset },
+    error: failure.error,
+    reason: failure.kind,
+    raw: value ? value.toString('base64') : '',
+    key: key ? key.toString('base64') : null,
+  }
+}
+
+/** A partition assigner for a private group of one member: it gets exactly `assignment`. */
+function splitAssigner(assignment: Record<string, number[]>): PartitionAssigner {
+  return () => ({
+    name: 'FluxionSplitAssigner',
+    version: 1,
+    async assign({ members }) {
+      return members.map((m, i) => ({
+        memberId: m.memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: i === 0 ? assignment : {}, userData: Buffer.alloc(0) }),
+      }))
+    },
+    protocol({ topics }) {
+      return { name: 'FluxionSplitAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) }
+    },
+  })
+}
