@@ -40,13 +40,14 @@ export type Stage = (typeof STAGES)[number]
  * file compiles against a KafkaSink without them; `exactlyOnceSinkAvailable()` checks at run time
  * that the sink really took them.
  */
-export function pipelineSink(a: { brokers: string[]; registry: string; output: string; stage: Stage }): KafkaSink<EnrichedTransaction> {
+export function pipelineSink(a: { brokers: string[]; registry: string; output: string; stage: Stage; sinkBatchSize?: number }): KafkaSink<EnrichedTransaction> {
   const exactlyOnce: Record<string, unknown> = a.stage === 'exactly-once' ? { deliveryGuarantee: 'exactly-once', transactionalIdPrefix: `fluxion-bench-${process.pid}-${Date.now()}` } : {}
   return new KafkaSink<EnrichedTransaction>({
     brokers: a.brokers,
     topic: a.output,
     key: (t) => String(t.accountId),
     serializer: new AvroSerializer<EnrichedTransaction>({ registry: a.registry, schema: ENRICHED_SCHEMA }),
+    ...(a.sinkBatchSize ? { batchSize: a.sinkBatchSize } : {}),
     ...exactlyOnce,
   })
 }
@@ -92,6 +93,8 @@ interface Args {
   parallelism: number
   checkpointMs: number
   live: boolean
+  /** KafkaSink batchSize (records per send); undefined: the sink's default. */
+  sinkBatchSize: number | undefined
 }
 
 function parse(): Args {
@@ -106,6 +109,7 @@ function parse(): Args {
       parallelism: { type: 'string', default: '1' },
       'checkpoint-ms': { type: 'string', default: '1000' },
       live: { type: 'boolean', default: false },
+      'sink-batch-size': { type: 'string' },
     },
     strict: true,
   })
@@ -123,6 +127,7 @@ function parse(): Args {
     parallelism: Number(values.parallelism),
     checkpointMs: Number(values['checkpoint-ms']),
     live: values.live,
+    sinkBatchSize: values['sink-batch-size'] === undefined ? undefined : Number(values['sink-batch-size']),
   }
 }
 

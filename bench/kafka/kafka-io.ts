@@ -158,8 +158,8 @@ export interface ReadBackOptions {
   expected: number
   /** … or after this long without a new record (ms). */
   idleMs: number
-  /** Called for every record, in order per partition, with the wall time (epoch ms) of its batch's arrival. */
-  onRecord?: (value: Buffer, seenAt: number) => void
+  /** Called for every record, in order per partition, with the wall time (epoch ms) of its batch's arrival and the record's Kafka timestamp. */
+  onRecord?: (value: Buffer, seenAt: number, timestamp: number) => void
   /** Resolves once the consumer has joined and been assigned (before it reads). */
   onReady?: () => void
 }
@@ -183,7 +183,7 @@ export async function readBack(o: ReadBackOptions): Promise<number> {
       const seenAt = Date.now()
       lastAt = seenAt
       for (const m of batch.messages) {
-        if (m.value && o.onRecord) o.onRecord(m.value, seenAt)
+        if (m.value && o.onRecord) o.onRecord(m.value, seenAt, Number(m.timestamp))
         count++
       }
       if (count >= o.expected) done()

@@ -33,6 +33,9 @@ export interface LatencyResult {
   p99Ms: number
   maxLatencyMs: number
   latencySamples: number
+  /** Part of it until the sink's producer stamped the output (output Kafka timestamp − eventTime): source, job, sink batching or commit wait. */
+  toSinkP50Ms: number
+  toSinkP99Ms: number
   /** Input rate the producer achieved over the measured part. */
   achievedRate: number
   peakRssMb: number
@@ -53,6 +56,7 @@ export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> 
   let warmDone: () => void = () => {}
   const warmedUp = new Promise<void>((resolve) => (warmDone = resolve))
   const latencies: number[] = []
+  const toSink: number[] = []
   const child = startLiveChild([...o.childArgs, '--input', input, '--output', output])
   try {
     await Promise.race([child.ready, child.failed])
@@ -61,9 +65,12 @@ export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> 
       topic: output,
       expected,
       idleMs: 60_000,
-      onRecord: (value, seenAt) => {
+      onRecord: (value, seenAt, timestamp) => {
         const e = outType.fromBuffer(value.subarray(5)) as EnrichedTransaction
-        if (e.eventTime >= measuredFrom) latencies.push(seenAt - e.eventTime)
+        if (e.eventTime >= measuredFrom) {
+          latencies.push(seenAt - e.eventTime)
+          toSink.push(timestamp - e.eventTime)
+        }
         else if (++warmSeen >= o.warmupRecords) warmDone()
       },
     })
@@ -75,7 +82,10 @@ export async function measureLatency(o: LatencyOptions): Promise<LatencyResult> 
     const seen = await Promise.race([reading, child.failed])
     if (seen < expected) throw new Error(`latency phase: ${seen} of ${expected} outputs arrived`)
     latencies.sort((a, b) => a - b)
+    toSink.sort((a, b) => a - b)
     return {
+      toSinkP50Ms: quantile(toSink, 0.5),
+      toSinkP99Ms: quantile(toSink, 0.99),
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
       maxLatencyMs: quantile(latencies, 1),
