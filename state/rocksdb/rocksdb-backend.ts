@@ -24,7 +24,7 @@ import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotOptions, Sna
 import { AvroSchemas } from '../internal/avro.ts'
 import { AbstractKeyedStateBackend } from '../internal/base-backend.ts'
 import type { StateTable } from '../internal/handles.ts'
-import { stateKeyOfMapKey } from '../internal/keys.ts'
+import { stateKeyOfMapKey, type MapKey } from '../internal/keys.ts'
 import { CacheEntry, CacheTable, type CacheHost, type RocksState } from './cache-table.ts'
 import { decodeKey, encodeKey, keyGroupBound } from './key-layout.ts'
 
@@ -43,6 +43,22 @@ export interface RocksDbBackendOptions {
   blockCacheBytes?: number
   /** Keep the directory on close (default false: it is removed). */
   keepDir?: boolean
+  /**
+   * Namespaces per state whose presence in RocksDB is tracked (default 65 536), so that a miss in
+   * any other namespace (a new window) is known absent without a read. Above it, every miss of
+   * that state reads until the next full snapshot rebuilds the set. Windows use one namespace per
+   * window; session windows one per session. 0 turns known absence off (every miss reads).
+   */
+  diskNamespacesLimit?: number
+}
+
+/** What the backend asked of RocksDB since it was opened (for tests and benchmarks). */
+export interface RocksIoStats {
+  /** Keys read with _getManySync (misses and delta read-backs). */
+  keysRead: number
+  /** Puts and deletes written in batches (flushes and restores). */
+  puts: number
+  deletes: number
 }
 
 /** Operations per synchronous write batch, and keys per multi-get. */
@@ -61,6 +77,8 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
 
   readonly dir: string
   epoch = 0
+  readonly diskNamespacesLimit: number
+  private readonly io: RocksIoStats = { keysRead: 0, puts: 0, deletes: 0 }
   private readonly capacity: number
   private readonly tracking: boolean
   private db: RocksLevel | undefined
@@ -82,6 +100,11 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     if (!options.dir) throw new FluxionError('FLX_INVALID_CONFIG', 'the RocksDB state backend needs a dir')
     this.dir = options.dir
     this.capacity = capacity
+    const limit = options.diskNamespacesLimit ?? 65_536
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new FluxionError('FLX_INVALID_CONFIG', `diskNamespacesLimit must be a non-negative integer, got ${String(options.diskNamespacesLimit)}`)
+    }
+    this.diskNamespacesLimit = limit
     this.tracking = options.trackChanges !== false
   }
 
@@ -108,6 +131,9 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
       cacheSize: this.options.blockCacheBytes ?? 64 << 20,
     })
     this.db = db
+    // The directory is empty: nothing of any state is on disk (tables treat every namespace as
+    // possibly on disk until now, so that use before open reaches rocks() and fails).
+    for (const state of this.byId) if (state !== undefined) state.table.diskNamespaces = new Set()
   }
 
   private rocks(): RocksLevel {
@@ -123,7 +149,8 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     this.keyGroup = -1
   }
 
-  currentKeyGroup(): number {
+  /** The current key's key group (and `stateKey`), computed once per key. */
+  private currentKeyGroup(): number {
     if (this.keyGroup < 0) {
       this.stateKey = stateKeyOfMapKey(this.mapKey)
       this.keyGroup = keyGroupOfStateKey(this.stateKey, this.maxParallelism)
@@ -136,6 +163,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     if (id > 0xffff) throw new FluxionError('FLX_INVALID_CONFIG', 'a RocksDB state backend holds at most 65535 states')
     const state = { name, kind, id, codec: undefined, ttl: undefined, schemas: new AvroSchemas(name), plainRows: false } as unknown as RocksState
     state.table = new CacheTable(this, state, this.tracking)
+    if (this.db === undefined || this.closing !== undefined) state.table.diskNamespaces = undefined
     this.byId[id] = state
     return state
   }
@@ -152,7 +180,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     const keyGroup = this.currentKeyGroup()
     const codec = table.state.codec!
     const bytes = this.getMany([encodeKey(keyGroup, table.state.id, namespace, this.stateKey)])[0]
-    const entry = new CacheEntry(bytes === undefined ? undefined : codec.decode(bytes, this.clock.now()), false, true, -1, keyGroup)
+    const entry = new CacheEntry(bytes === undefined ? undefined : codec.decode(bytes, this.clock.now()), false, bytes !== undefined)
     table.insert(namespace, this.mapKey, entry)
     // A TTL that starts now (restored without one) must be written back, or it would restart on every load.
     if (bytes !== undefined && codec.startsTtl(bytes)) table.set(namespace, entry.v)
@@ -163,24 +191,44 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     if (this.cached >= this.capacity) this.evict()
   }
 
-  added(): void {
-    this.cached++
+  added(delta: number): void {
+    this.cached += delta
   }
 
-  /** Flushes every dirty entry, then drops entries not used since the last sweep (then any). */
+  /**
+   * Brings the cache down to EVICT_TO of its bound: drops clean entries first (second chance:
+   * those not used since the previous sweep, then any), and only when that is not enough flushes
+   * every dirty entry and sweeps again. So the live entries of a window that fits the cache stay
+   * dirty in memory, and their namespace stays known absent on disk.
+   */
   private evict(): void {
-    this.flush()
     const target = Math.floor(this.capacity * EVICT_TO)
+    this.sweep(target, true)
+    if (this.cached <= target) return
+    this.flush()
+    this.sweep(target, false)
+  }
+
+  /** Drops entries (clean ones only when `cleanOnly`) until `target` remain; two passes. */
+  private sweep(target: number, cleanOnly: boolean): void {
     for (let pass = 0; pass < 2 && this.cached > target; pass++) {
       for (const state of this.byId) {
         if (state === undefined) continue
         for (const [ns, inner] of state.table.entries) {
           for (const [mk, e] of inner) {
+            if (e.dirty) {
+              if (cleanOnly) continue
+              throw new FluxionError('FLX_INTERNAL', 'the RocksDB state cache would drop an entry that was not written')
+            }
             if (pass === 0 && e.ref) {
               e.ref = false
               continue
             }
             inner.delete(mk)
+            if (e.v !== undefined) {
+              e.v = undefined // clean, so RocksDB holds it; a delta that lists it reads it back
+              e.evicted = true
+            }
             if (--this.cached <= target) break
           }
           if (inner.size === 0) state.table.entries.delete(ns)
@@ -190,17 +238,27 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     }
   }
 
-  /** Writes every dirty entry to RocksDB in synchronous write batches. */
+  /**
+   * Writes every dirty entry to RocksDB in synchronous write batches. Deletions of entries that
+   * RocksDB cannot hold (never flushed) are only marked clean.
+   */
   private flush(): void {
-    const writer = new BatchWriter(this.rocks())
+    const writer = new BatchWriter(this.rocks(), this.io)
     for (const state of this.byId) {
       if (state === undefined) continue
-      for (const [ns, inner] of state.table.entries) {
+      const table = state.table
+      for (const [ns, inner] of table.entries) {
         for (const [mk, e] of inner) {
           if (!e.dirty) continue
-          const key = encodeKey(e.keyGroup, state.id, ns, stateKeyOfMapKey(mk))
-          if (e.v === undefined) writer.del(key, e)
-          else writer.put(key, this.encode(state, e.v), e)
+          if (e.v === undefined) {
+            if (e.disk) writer.del(this.keyOf(state, ns, mk), e)
+            else e.dirty = false
+            e.disk = false
+          } else {
+            writer.put(this.keyOf(state, ns, mk), this.encode(state, e.v), e)
+            e.disk = true
+            table.addDiskNamespace(ns)
+          }
         }
       }
     }
@@ -208,8 +266,14 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     if (writer.count > 0) this.mayHoldRows = true
   }
 
+  private keyOf(state: RocksState, ns: Namespace, mk: MapKey): Buffer {
+    const sk = stateKeyOfMapKey(mk)
+    return encodeKey(keyGroupOfStateKey(sk, this.maxParallelism), state.id, ns, sk)
+  }
+
   private getMany(keys: Buffer[]): (Buffer | undefined)[] {
     const values = this.rocks()._getManySync(keys)
+    this.io.keysRead += keys.length
     for (const v of values) if (v === null) throw new FluxionError('FLX_INTERNAL', 'a RocksDB read timed out')
     return values as (Buffer | undefined)[]
   }
@@ -220,9 +284,13 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     this.flush()
     const snap = this.emptySnapshot('full')
     const now = this.clock.now()
+    // The scan sees every row RocksDB holds (a restore keeps rows of this range only), so it
+    // rebuilds each state's namespaces exactly.
+    for (const state of this.byId) if (state !== undefined) state.table.diskNamespaces = new Set()
     this.scan(this.keyGroupRange, true, (key, value) => {
       const { keyGroup, stateId, namespace, stateKey } = decodeKey(key)
       const state = this.byId[stateId]
+      state.table.addDiskNamespace(namespace)
       let bytes: Uint8Array | null = value
       if (state.ttl) bytes = this.encodeLive(state, state.codec!.decode(value, now), now)
       if (bytes !== null) this.rowsOf(snap, state).push([keyGroup, stateKey, namespace, bytes])
@@ -242,14 +310,12 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
       if (state === undefined || state.table.changes!.size === 0) continue
       const rows = this.rowsOf(snap, state)
       for (const [ns, keys] of state.table.changes!) {
-        const inner = state.table.entries.get(ns)
-        for (const mk of keys) {
+        for (const [mk, e] of keys) {
           const sk = stateKeyOfMapKey(mk)
           const keyGroup = keyGroupOfStateKey(sk, this.maxParallelism)
-          const e = inner?.get(mk)
           const row: SnapshotRow = [keyGroup, sk, ns, null]
-          if (e !== undefined) row[3] = e.v === undefined ? null : this.encodeLive(state, e.v, now)
-          else missing.push({ state, row, key: encodeKey(keyGroup, state.id, ns, sk) })
+          if (e.evicted) missing.push({ state, row, key: encodeKey(keyGroup, state.id, ns, sk) })
+          else if (e.v !== undefined) row[3] = this.encodeLive(state, e.v, now)
           rows.push(row)
         }
       }
@@ -273,9 +339,19 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
 
   restore(snapshots: readonly KeyedStateSnapshot[]): void {
     this.flush()
-    for (const state of this.byId) if (state !== undefined) state.table.entries.clear()
+    for (const state of this.byId) {
+      if (state === undefined) continue
+      state.table.entries.clear()
+      // Changes recorded before keep their keys, but their values are what RocksDB holds after the restore.
+      for (const keys of state.table.changes?.values() ?? []) {
+        for (const e of keys.values()) {
+          e.v = undefined
+          e.evicted = true
+        }
+      }
+    }
     this.cached = 0
-    const writer = new BatchWriter(this.rocks())
+    const writer = new BatchWriter(this.rocks(), this.io)
     for (const snap of snapshots) {
       this.checkRestorable(snap)
       if (snap.type === 'full' && this.mayHoldRows) {
@@ -289,7 +365,10 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
           if (!this.owns(keyGroup)) continue
           const key = encodeKey(keyGroup, state.id, ns, sk)
           if (value === null) writer.del(key)
-          else writer.put(key, value)
+          else {
+            writer.put(key, value)
+            state.table.addDiskNamespace(ns)
+          }
         }
       }
       this.mayHoldRows = true
@@ -302,7 +381,7 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     const start = Math.max(range.start, this.keyGroupRange.start)
     const end = Math.min(range.end, this.keyGroupRange.end)
     if (start > end) return
-    const writer = new BatchWriter(this.rocks())
+    const writer = new BatchWriter(this.rocks(), this.io)
     this.scan({ start, end }, false, (key) => writer.del(key))
     writer.end()
   }
@@ -339,7 +418,11 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
   /** Starts closing RocksDB; `close()` waits for it. */
   dispose(): void {
     if (this.closing) return
-    for (const state of this.byId) if (state !== undefined) state.table.entries.clear()
+    for (const state of this.byId) {
+      if (state === undefined) continue
+      state.table.entries.clear()
+      state.table.diskNamespaces = undefined // every read goes to rocks(), which fails
+    }
     this.states.clear()
     this.cached = 0
     this.closing = (async () => {
@@ -361,6 +444,11 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
   cachedEntries(): number {
     return this.cached
   }
+
+  /** @internal for tests and benchmarks: a copy of the RocksDB operations so far. */
+  ioStats(): RocksIoStats {
+    return { ...this.io }
+  }
 }
 
 /** Puts and deletes in synchronous write batches of BATCH operations; marks flushed entries clean. */
@@ -370,15 +458,20 @@ class BatchWriter {
   /** Operations written so far. */
   count = 0
 
-  constructor(private readonly db: RocksLevel) {}
+  constructor(
+    private readonly db: RocksLevel,
+    private readonly io: RocksIoStats,
+  ) {}
 
   put(key: Buffer, value: Uint8Array, entry?: CacheEntry): void {
     this.open()._put(key, value)
+    this.io.puts++
     this.written(entry)
   }
 
   del(key: Buffer, entry?: CacheEntry): void {
     this.open()._del(key)
+    this.io.deletes++
     this.written(entry)
   }
 
