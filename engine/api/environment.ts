@@ -335,9 +335,6 @@ function resolveOptions(options: EnvironmentOptions): ResolvedConfig {
   }
   const workers = resolveWorkers(options.workers)
   const checkpoint = validateCheckpointConfig(options.checkpoint)
-  if (workers > 0 && checkpoint) {
-    throw new FluxionError('FLX_INVALID_CONFIG', 'checkpoint with workers is not supported yet: remove workers to checkpoint on the current thread, or remove checkpoint')
-  }
   if (workers > 0 && options.clock !== undefined && !(options.clock instanceof SystemClock)) {
     throw new FluxionError('FLX_INVALID_CONFIG', 'a custom clock cannot cross to worker threads: workers use the system clock; remove clock or workers')
   }

@@ -8,9 +8,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FluxionError, loadJob, StreamExecutionEnvironment } from '../../index.ts'
 import type { Ev, WindowJobSpec, WindowRow } from './fixtures/keyed-window-job.ts'
+import type { CountRow } from './fixtures/exactly-once-job.ts'
 
 const WINDOW_JOB = new URL('./fixtures/keyed-window-job.ts', import.meta.url)
 const SLOW_SINK_JOB = new URL('./fixtures/slow-sink-job.ts', import.meta.url)
+const EXACTLY_ONCE_JOB = new URL('./fixtures/exactly-once-job.ts', import.meta.url)
 
 const sorted = (rows: WindowRow[]): string[] => rows.map((r) => `${r.key}|${r.start}|${r.end}|${r.value}`).sort()
 
@@ -75,11 +77,59 @@ describe('workers', () => {
     }
   })
 
-  it('rejects workers without a job module, and checkpointing with workers (for now)', async () => {
+  it('checkpoints across workers: a user function that throws once restarts the job (new workers) from a checkpoint, and the transactional files hold every count exactly once', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fluxion-workers-eo-'))
+    try {
+      const count = 12_000
+      const params = { count: String(count), rate: '6000', failAt: String(count / 2), marker: join(root, 'failed-once'), out: join(root, 'out') }
+      const logs: string[] = []
+      const { env, job } = await loadJob(EXACTLY_ONCE_JOB, params, {
+        parallelism: 2,
+        workers: 2,
+        batchSize: 64,
+        checkpoint: { intervalMs: 150, dir: join(root, 'chk') },
+        restartStrategy: { type: 'fixed-delay', attempts: 3, delayMs: 0 },
+      })
+      const result = await env.execute(job.name, { log: (m) => logs.push(m) })
+      expect(result.restarts).toBe(1)
+      expect(logs.join('\n')).toMatch(/operator "fail-once" threw.*injected failure at record 6000/)
+      // Restarted from a checkpoint, not from the start: some checkpoint completed before the failure.
+      expect(readdirSync(join(root, 'chk')).some((d) => /^chk-\d+$/.test(d))).toBe(true)
+      const rows = readdirSync(params.out)
+        .filter((f) => f.endsWith('.jsonl'))
+        .flatMap((f) => readFileSync(join(params.out, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CountRow))
+      // Exactly once: key k's rolling counts are 1, 2, …, n_k, each once.
+      const byKey = new Map<number, number[]>()
+      for (const r of rows) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.n])
+      expect(rows).toHaveLength(count)
+      for (let k = 0; k < 13; k++) {
+        const n = Math.floor((count - 1 - k) / 13) + 1
+        expect(byKey.get(k)!.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1))
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+
+  it('fails a job on workers with the operator name and cause of a user function that throws', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fluxion-workers-fail-'))
+    try {
+      const params = { count: '2000', rate: '1000000', failAt: '1000', marker: join(root, 'failed-once'), out: join(root, 'out') }
+      const { env, job } = await loadJob(EXACTLY_ONCE_JOB, params, { parallelism: 2, workers: 2 })
+      const e = (await env.execute(job.name).catch((x: unknown) => x)) as FluxionError
+      expect(e).toBeInstanceOf(FluxionError)
+      expect(e.code).toBe('FLX_USER_FUNCTION_FAILED')
+      expect(e.operator).toBe('fail-once')
+      expect(String((e.cause as Error).message)).toMatch(/injected failure at record 1000/)
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+
+  it('rejects workers without a job module, and bad worker counts', async () => {
     const env = StreamExecutionEnvironment.create({ workers: 2 })
     const stream = env.fromCollection([1, 2, 3])
     await expect(env.executeAndCollect(stream)).rejects.toThrow(/workers need a job module/)
     expect(() => StreamExecutionEnvironment.create({ workers: 0 })).toThrow(FluxionError)
-    expect(() => StreamExecutionEnvironment.create({ workers: 2, checkpoint: { intervalMs: 100, dir: '/tmp/x' } })).toThrow(/checkpoint with workers/)
   })
 })

@@ -7,6 +7,18 @@ import type { MessagePort } from 'node:worker_threads'
 import type { JobParams } from '../../api/define-job.ts'
 import type { CheckpointConfig } from '../../checkpoint/coordinator.ts'
 import type { JobEdge, JobGraph } from '../../graph/job-graph.ts'
+import type { KeyedSnapshotMode } from '../../operator.ts'
+
+/**
+ * How each subtask ("<head vertex key>#<subtask>") snapshots at one checkpoint's barrier, as the
+ * coordinator decided it. It travels with the trigger and with every barrier that crosses to
+ * another worker, so a task always knows it when the barrier reaches it.
+ */
+export type SnapshotModes = Record<string, KeyedSnapshotMode>
+
+export function subtaskKey(headVertex: string, subtask: number): string {
+  return `${headVertex}#${subtask}`
+}
 
 /** The options a worker creates its environment with (the main thread's, minus the clock). */
 export interface WorkerEnvironmentOptions {
@@ -50,6 +62,8 @@ export interface RemoteTaskInfo {
   subtask: number
   headVertex: string
   isSource: boolean
+  /** The chain has keyed state (a backend). */
+  keyed: boolean
 }
 
 export interface TaskMetricsReport {
@@ -83,7 +97,7 @@ export type WorkerToMain =
   | { kind: 'reply'; request: number; error?: SerializedError }
 
 export type MainToWorker =
-  | { kind: 'trigger'; id: number; checkpointId: number; incremental: boolean }
+  | { kind: 'trigger'; id: number; checkpointId: number; modes: SnapshotModes }
   | { kind: 'notify'; request: number; id: number; checkpointId: number }
   | { kind: 'commit-at-end'; request: number }
   | { kind: 'cancel' }

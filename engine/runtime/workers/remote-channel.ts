@@ -12,13 +12,14 @@
 import type { MessagePort } from 'node:worker_threads'
 import { Channel, RecordBatch, type ChannelEntry, type ControlEvent } from '../channel.ts'
 import { decodeBatch, encodeBatch } from './batch-codec.ts'
+import type { SnapshotModes } from './protocol.ts'
 
 /** What crosses a worker pair's port. */
 export type PeerMessage =
   /** A batch of records, as bytes. */
   | { c: string; b: ArrayBuffer }
-  /** A control event; a barrier also says whether its checkpoint is incremental. */
-  | { c: string; e: ControlEvent; inc?: boolean }
+  /** A control event; a barrier also carries how every subtask snapshots at it. */
+  | { c: string; e: ControlEvent; modes?: SnapshotModes }
   /** The consumer took `credit` records off channel `c`. */
   | { c: string; credit: number }
 
@@ -71,8 +72,8 @@ export class OutboundChannel extends Channel {
     inputIndex: number,
     readonly id: string,
     private readonly link: PeerLink,
-    /** Whether the current checkpoint is incremental (travels with its barrier). */
-    private readonly incremental: () => boolean,
+    /** The snapshot modes of a checkpoint (travel with its barrier). */
+    private readonly modesOf: (checkpointId: number) => SnapshotModes | undefined,
     private readonly wake: () => void,
   ) {
     super(capacity, inputIndex)
@@ -86,7 +87,7 @@ export class OutboundChannel extends Channel {
       if (this.queuedRecords > this.peakQueuedRecords) this.peakQueuedRecords = this.queuedRecords
       this.link.post({ c: this.id, b }, [b])
     } else if (entry.kind === 'barrier') {
-      this.link.post({ c: this.id, e: entry, inc: this.incremental() })
+      this.link.post({ c: this.id, e: entry, modes: this.modesOf(entry.checkpointId) })
     } else {
       this.link.post({ c: this.id, e: entry })
     }
@@ -114,8 +115,8 @@ export class InboundChannel extends Channel {
     inputIndex: number,
     readonly id: string,
     private readonly link: PeerLink,
-    /** Called with a barrier's incremental flag before the barrier is queued. */
-    private readonly onBarrierFlag: (incremental: boolean) => void,
+    /** Called with a barrier's snapshot modes before the barrier is queued. */
+    private readonly onBarrierModes: (checkpointId: number, modes: SnapshotModes) => void,
     private readonly wake: () => void,
   ) {
     super(capacity, inputIndex)
@@ -125,7 +126,7 @@ export class InboundChannel extends Channel {
   receive(m: PeerMessage): void {
     if ('b' in m) this.push(decodeBatch(m.b))
     else if ('e' in m) {
-      if (m.inc !== undefined) this.onBarrierFlag(m.inc)
+      if (m.modes !== undefined && m.e.kind === 'barrier') this.onBarrierModes(m.e.checkpointId, m.modes)
       this.push(m.e)
     }
     this.wake()

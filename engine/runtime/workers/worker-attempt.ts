@@ -19,7 +19,8 @@ import type { Task, TaskMetrics } from '../task.ts'
 import { CollectSink } from '../../../connectors/sinks.ts'
 import { ownBuffer } from './batch-codec.ts'
 import { spawnWorker } from './spawn.ts'
-import { planFingerprint, usefulWorkers, type MainToWorker, type RemoteTaskInfo, type SerializedError, type WorkerEnvironmentOptions, type WorkerInit, type WorkerToMain } from './protocol.ts'
+import type { KeyedSnapshotMode } from '../../operator.ts'
+import { planFingerprint, subtaskKey, usefulWorkers, type SnapshotModes, type MainToWorker, type RemoteTaskInfo, type SerializedError, type WorkerEnvironmentOptions, type WorkerInit, type WorkerToMain } from './protocol.ts'
 
 /** What JobRunner needs from one attempt that runs elsewhere. */
 export interface RemoteAttempt {
@@ -82,6 +83,10 @@ class RemoteTask {
   waiting = null
   checkpointing = false
   incrementalSnapshots = false
+  /** Set by the coordinator; read when a checkpoint is triggered (the modes travel to the workers). */
+  snapshotModeFor: (checkpointId: number) => KeyedSnapshotMode | null = () => 'full'
+  /** Truthy for keyed chains (the coordinator keeps their chains of state files). */
+  readonly backend: object | undefined
   finalSnapshot: TaskSnapshot | undefined
   operatorKeys: readonly string[] = []
   readonly headVertex: string
@@ -103,6 +108,7 @@ class RemoteTask {
     this.subtaskIndex = info.subtask
     this.headVertex = info.headVertex
     this.source = info.isSource ? {} : undefined
+    this.backend = info.keyed ? {} : undefined
   }
 
   peakQueuedRecords(): number {
@@ -110,7 +116,7 @@ class RemoteTask {
   }
 
   triggerCheckpoint(checkpointId: number): void {
-    if (!this.finished) this.attempt.send(this.worker, { kind: 'trigger', id: this.id, checkpointId, incremental: this.incrementalSnapshots })
+    if (!this.finished) this.attempt.send(this.worker, { kind: 'trigger', id: this.id, checkpointId, modes: this.attempt.snapshotModes(checkpointId) })
   }
 
   notifyCheckpointComplete(checkpointId: number): Promise<void> {
@@ -151,7 +157,8 @@ class WorkerAttempt implements RemoteAttempt {
       }
     }
     const plan = planFingerprint(spec.graph)
-    const restoreBytes = restore ? new Uint8Array(ownBuffer(serialize(restore))) : undefined
+    // Workers need the snapshots only; the storage (an object with methods) stays here.
+    const restoreBytes = restore ? new Uint8Array(ownBuffer(serialize({ ...restore, storage: undefined }))) : undefined
     for (let index = 0; index < n; index++) {
       const init: WorkerInit = {
         index,
@@ -259,6 +266,16 @@ class WorkerAttempt implements RemoteAttempt {
         this.fail(deserializeError(m.error, h.index))
         return
     }
+  }
+
+  /** How every subtask snapshots at checkpoint n, as the coordinator decided (abandoned: skipped). */
+  snapshotModes(checkpointId: number): SnapshotModes {
+    const modes: SnapshotModes = {}
+    for (const t of this.tasks as unknown as RemoteTask[]) {
+      const mode = t.snapshotModeFor(checkpointId)
+      if (mode !== null) modes[subtaskKey(t.headVertex, t.subtaskIndex)] = mode
+    }
+    return modes
   }
 
   send(worker: number, m: MainToWorker): void {

@@ -26,7 +26,7 @@ import { buildJob, importJobModule } from './job-module.ts'
 import { ForwardingCollectSink } from './forwarding-collect-sink.ts'
 import { ownBuffer } from './batch-codec.ts'
 import { InboundChannel, OutboundChannel, PeerLink } from './remote-channel.ts'
-import { channelId, planFingerprint, serializeError, workerOf, type MainToWorker, type TaskMetricsReport, type WorkerInit, type WorkerToMain } from './protocol.ts'
+import { channelId, planFingerprint, serializeError, subtaskKey, workerOf, type SnapshotModes, type MainToWorker, type TaskMetricsReport, type WorkerInit, type WorkerToMain } from './protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort as MessagePort
@@ -98,8 +98,12 @@ async function main(): Promise<void> {
   const links = init.peers.map((p) => (p ? new PeerLink(p, (e) => control.fail(e)) : undefined))
   const owns = (subtask: number): boolean => workerOf(subtask, init.workers) === init.index
   const wake = (): void => control.executor?.wake()
-  const setIncremental = (_flag: boolean): void => {}
-  const incremental = (): boolean => false
+  // Snapshot modes by checkpoint id (from triggers and from barriers of other workers).
+  const modes = new Map<number, SnapshotModes>()
+  const setModes = (checkpointId: number, m: SnapshotModes): void => {
+    modes.set(checkpointId, m)
+    for (const id of modes.keys()) if (id < checkpointId - 16) modes.delete(id)
+  }
   const restore = init.restore ? (deserialize(init.restore) as LoadedCheckpoint) : undefined
   await openRocksBackends(graph.vertices, owns, graph.maxParallelism)
   tasks = deploy(graph, {
@@ -116,8 +120,8 @@ async function main(): Promise<void> {
       if (from === to) return undefined
       const id = channelId(edge, producer, consumer)
       const capacity = init.options.channelCapacity
-      if (from === init.index) return new OutboundChannel(capacity, edge.inputIndex, id, links[to]!, incremental, wake)
-      return new InboundChannel(capacity, edge.inputIndex, id, links[from]!, setIncremental, wake)
+      if (from === init.index) return new OutboundChannel(capacity, edge.inputIndex, id, links[to]!, (id) => modes.get(id), wake)
+      return new InboundChannel(capacity, edge.inputIndex, id, links[from]!, setModes, wake)
     },
     createBackend: ({ vertexKey, subtask, maxParallelism, keyGroupRange }) =>
       rocks.get(`${vertexKey}#${subtask}`) ??
@@ -125,6 +129,8 @@ async function main(): Promise<void> {
   })
   tasks.forEach((t, id) => {
     t.checkpointing = init.options.checkpoint !== undefined
+    const key = subtaskKey(t.headVertex, t.subtaskIndex)
+    t.snapshotModeFor = (checkpointId) => modes.get(checkpointId)?.[key] ?? 'full'
     t.onCheckpoint = (ack) => {
       const bytes = ownBuffer(serialize(ack.snapshot))
       post({ kind: 'ack', id, checkpointId: ack.checkpointId, syncMs: ack.syncMs, snapshot: bytes }, [bytes])
@@ -132,17 +138,17 @@ async function main(): Promise<void> {
   })
   const executor = new LocalExecutor(tasks, clock, { sliceRecords: init.options.batchSize * 4, yieldAfterMs: 5 }, control)
   control.executor = executor
-  port.on('message', (m: MainToWorker) => void onCommand(m, tasks, executor, setIncremental).catch((e) => control.fail(e)))
-  post({ kind: 'ready', tasks: tasks.map((t, id) => ({ id, name: t.name, subtask: t.subtaskIndex, headVertex: t.headVertex, isSource: t.source !== undefined })) })
+  port.on('message', (m: MainToWorker) => void onCommand(m, tasks, executor, setModes).catch((e) => control.fail(e)))
+  post({ kind: 'ready', tasks: tasks.map((t, id) => ({ id, name: t.name, subtask: t.subtaskIndex, headVertex: t.headVertex, isSource: t.source !== undefined, keyed: t.backend !== undefined })) })
   await executor.run()
   control.reportFinished()
   post({ kind: 'done', tasks: metricsOf(tasks) })
 }
 
-async function onCommand(m: MainToWorker, tasks: readonly Task[], executor: LocalExecutor, setIncremental: (f: boolean) => void): Promise<void> {
+async function onCommand(m: MainToWorker, tasks: readonly Task[], executor: LocalExecutor, setModes: (checkpointId: number, modes: SnapshotModes) => void): Promise<void> {
   switch (m.kind) {
     case 'trigger':
-      setIncremental(m.incremental)
+      setModes(m.checkpointId, m.modes)
       tasks[m.id].triggerCheckpoint(m.checkpointId)
       executor.wake()
       return
