@@ -98,6 +98,8 @@ export class SourceOperator<T> implements ReaderOutput<T> {
   private restored: SourceSnapshot | undefined
   /** Whether the reader names its splits; if not, its records go to one default split. */
   private usesSplitOutputs = false
+  /** The default split while it is in `splits` (saves a Map lookup per record of such readers). */
+  private defaultSplit: SplitOutput<T> | undefined
   /** Records emitted, for metrics. */
   recordsOut = 0
   /** Dead-letter counters by reason. */
@@ -184,11 +186,13 @@ export class SourceOperator<T> implements ReaderOutput<T> {
   private namesSplits(): void {
     if (this.usesSplitOutputs) return
     this.usesSplitOutputs = true
+    this.defaultSplit = undefined
     if (this.splits.delete(DEFAULT_SPLIT)) this.combineWatermarks()
   }
 
   /** The split is finished or gone: it no longer holds back the watermark. */
   releaseOutputForSplit(splitId: string): void {
+    if (splitId === DEFAULT_SPLIT) this.defaultSplit = undefined
     if (this.splits.delete(splitId)) this.combineWatermarks()
   }
 
@@ -198,12 +202,13 @@ export class SourceOperator<T> implements ReaderOutput<T> {
       s = new SplitOutput<T>(id, this, this.strategy, this.ctx.clock)
       this.splits.set(id, s)
     }
+    if (id === DEFAULT_SPLIT) this.defaultSplit = s
     return s
   }
 
   /** Records of readers that do not name splits. */
   collect(value: T, timestamp?: number): void {
-    this.collectFromSplit(this.split(DEFAULT_SPLIT), value, timestamp)
+    this.collectFromSplit(this.defaultSplit ?? this.split(DEFAULT_SPLIT), value, timestamp)
   }
 
   /** @internal */
@@ -241,6 +246,7 @@ export class SourceOperator<T> implements ReaderOutput<T> {
 
   private end(): InputStatus {
     this.splits.clear()
+    this.defaultSplit = undefined
     this.forward(MAX_WATERMARK)
     return 'end'
   }
