@@ -37,8 +37,9 @@ export function categoryOf(functionName: string, url: string): Category | undefi
   if (functionName === '(program)') return 'V8/native (program)'
   if (url.includes('/node_modules/kafkajs/')) return 'kafkajs'
   if (url.includes('/node_modules/avsc/') || url.includes('/node_modules/@kafkajs/confluent-schema-registry/') || url.endsWith('/connectors/kafka/avro-serde.ts')) return 'avro'
-  if (url.endsWith('/connectors/kafka/kafka-source.ts')) return 'kafka-source'
-  if (url.endsWith('/connectors/kafka/kafka-sink.ts')) return 'kafka-sink'
+  // The other files of connectors/kafka/: the sink's (kafka-sink.ts, exactly-once-kafka-sink.ts, sink-control-topic.ts) and the source's (the rest).
+  const connector = /\/connectors\/kafka\/([^/]+)\.ts$/.exec(url)?.[1]
+  if (connector !== undefined) return /sink/.test(connector) ? 'kafka-sink' : 'kafka-source'
   if (!url.startsWith(REPO_URL) || url.includes('/node_modules/')) return undefined
   const inRepo = url.slice(REPO_URL.length)
   if (/^(engine|operators|state|connectors)\//.test(inRepo) || inRepo === 'index.ts') return 'engine'

@@ -43,6 +43,8 @@ describe('Kafka benchmark', () => {
     expect(categoryOf('deserialize', `${root}connectors/kafka/avro-serde.ts`)).toBe('avro')
     expect(categoryOf('pollNext', `${root}connectors/kafka/kafka-source.ts`)).toBe('kafka-source')
     expect(categoryOf('write', `${root}connectors/kafka/kafka-sink.ts`)).toBe('kafka-sink')
+    expect(categoryOf('publish', `${root}connectors/kafka/exactly-once-kafka-sink.ts`)).toBe('kafka-sink')
+    expect(categoryOf('onBatch', `${root}connectors/kafka/kafka-reader.ts`)).toBe('kafka-source')
     expect(categoryOf('collect', `${root}engine/output.ts`)).toBe('engine')
     expect(categoryOf('enrich', `${root}bench/kafka/transactions.ts`)).toBe('job code')
     expect(categoryOf('(garbage collector)', '')).toBe('GC')
