@@ -170,7 +170,7 @@ export class JobRunner {
     this.tasks = tasks
     const coordinator =
       opts.checkpoint && this.storage
-        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore?.metadata, this.savepointStorage)
+        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage)
         : undefined
     this.coordinator = coordinator
     const executor = new LocalExecutor(tasks, opts.clock, { sliceRecords: opts.batchSize * 4, yieldAfterMs: 5 }, coordinator)
@@ -191,7 +191,7 @@ export class JobRunner {
       this.tasks = attempt.tasks
       const coordinator =
         opts.checkpoint && this.storage
-          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore?.metadata, this.savepointStorage)
+          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage)
           : undefined
       this.coordinator = coordinator
       if (this.cancelled) attempt.cancel()
