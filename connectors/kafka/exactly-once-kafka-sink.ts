@@ -27,7 +27,7 @@ import { Kafka, logLevel, Partitioners, type IHeaders, type Message, type Produc
 import { FluxionError } from '../../engine/errors.ts'
 import type { Committer, PrecommittingSinkWriter, SinkJobContext, SinkWriterContext, TwoPhaseCommitSink } from '../../operators/sink.ts'
 import type { KafkaSinkOptions } from './kafka-sink.ts'
-import { controlKey, ensureControlTopic, readCommittedEpochs } from './sink-control-topic.ts'
+import { bounded, controlKey, disconnectQuietly, ensureControlTopic, readCommittedEpochs } from './sink-control-topic.ts'
 
 /** One record of an epoch, with the key, partition and headers chosen at write time. */
 export interface PendingKafkaRecord {
@@ -202,7 +202,7 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
           await init.abort() // nothing was sent: no request
           return producer
         } catch (e) {
-          await producer.disconnect().catch(() => {})
+          await disconnectQuietly(producer)
           throw e
         }
       })()
@@ -218,7 +218,9 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
     const p = this.producers.get(subtask)
     if (!p) return
     this.producers.delete(subtask)
-    await p.then((producer) => producer.disconnect()).catch(() => {})
+    await bounded(p, 5_000, 'connecting the producer')
+      .then((producer) => disconnectQuietly(producer))
+      .catch(() => {})
   }
 
   /** Disconnects producers of subtasks without open writers and without commits to wait for. */
@@ -237,7 +239,10 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
     let delay = 200
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.tryCommit(committables)
+        // An attempt that hangs (kafkajs, broker restarting) counts as failed; should it still finish
+        // later, its transaction is fenced by the producers of the next attempt.
+        const budget = Math.max(Math.min(deadline - Date.now(), Math.max(20_000, this.commitTimeoutMs / 3)), 5_000)
+        await bounded(this.tryCommit(committables), budget, 'a commit attempt')
         break
       } catch (e) {
         if (e instanceof FluxionError) throw e
@@ -290,7 +295,7 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
     for (const s of bySubtask.keys()) producers.set(s, await this.producer(s))
     let committed = new Map<string, string>()
     if (uncertain) {
-      committed = await readCommittedEpochs(this.kafka, this.controlTopic, this.prefix, producers.values().next().value!, this.commitTimeoutMs)
+      committed = await readCommittedEpochs(this.kafka, this.controlTopic, this.prefix, producers.values().next().value!, Math.min(this.commitTimeoutMs, 20_000))
     }
     for (const [subtask, epochs] of bySubtask) {
       epochs.sort((a, b) => a.epoch - b.epoch)

@@ -12,7 +12,6 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Kafka, Producer } from 'kafkajs'
-import { FluxionError } from '../../engine/errors.ts'
 
 /** The control record key of one epoch of one subtask. */
 export function controlKey(sink: string, subtask: number, epoch: number): string {
@@ -20,6 +19,27 @@ export function controlKey(sink: string, subtask: number, epoch: number): string
 }
 
 const probeKey = (sink: string) => `${sink}/probe`
+
+/**
+ * Rejects with a retriable error when `work` has not settled within `ms`. kafkajs calls can hang
+ * (e.g. a disconnect while the client reconnects to a restarted broker); the work goes on unobserved.
+ */
+export function bounded<R>(work: Promise<R>, ms: number, what: string): Promise<R> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KafkaTimeout(`${what} did not finish within ${ms} ms`)), ms)
+  })
+  work.catch(() => {})
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** A Kafka operation took too long: its outcome is unknown, trying again may help. */
+export class KafkaTimeout extends Error {}
+
+/** Disconnects a kafkajs client without waiting more than a few seconds or throwing. */
+export async function disconnectQuietly(client: { disconnect(): Promise<void> }): Promise<void> {
+  await bounded(client.disconnect(), 5_000, 'disconnect').catch(() => {})
+}
 
 /** Creates the control topic if it is missing (one partition, cleanup.policy=compact). */
 export async function ensureControlTopic(kafka: Kafka, topic: string): Promise<void> {
@@ -38,7 +58,7 @@ export async function ensureControlTopic(kafka: Kafka, topic: string): Promise<v
       if (!(await admin.listTopics()).includes(topic)) throw e
     }
   } finally {
-    await admin.disconnect().catch(() => {})
+    await disconnectQuietly(admin)
   }
 }
 
@@ -67,7 +87,7 @@ export async function readCommittedEpochs(kafka: Kafka, topic: string, sink: str
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await new Promise<void>((resolve, reject) => {
       timer = setTimeout(
-        () => reject(new FluxionError('FLX_SINK_FAILED', `KafkaSink: the control topic "${topic}" was not read to its end within ${timeoutMs} ms`, { retriable: true })),
+        () => reject(new KafkaTimeout(`reading the control topic "${topic}" to its end took more than ${timeoutMs} ms`)),
         timeoutMs,
       )
       consumer
@@ -88,7 +108,7 @@ export async function readCommittedEpochs(kafka: Kafka, topic: string, sink: str
     })
   } finally {
     clearTimeout(timer)
-    await consumer.disconnect().catch(() => {})
+    await disconnectQuietly(consumer)
   }
   return committed
 }
