@@ -6,7 +6,11 @@
  * bench/run.ts starts this file in a fresh child process per run (node --import tsx), so peak RSS
  * is per run and runs do not share a warmed-up JIT. It can also be run by hand:
  *
- *   node --import tsx bench/pipeline.ts --name stateless --events 5000000 --parallelism 1
+ *   node --import tsx bench/pipeline.ts --name stateless --events 5000000 --parallelism 1 [--workers 2]
+ *
+ * With --workers N the pipeline runs as the job module bench/worker-pipelines.ts on N worker
+ * threads; elapsed time runs from when every worker has deployed its subtasks (start-up excluded)
+ * to the end of the job, and there are no latency samples.
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { findSourceMap } from 'node:module'
@@ -14,7 +18,8 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { pipelineByName, PIPELINES } from './pipelines.ts'
+import { loadJob } from '../index.ts'
+import { pipelineByName, PIPELINES, type PipelineOutcome } from './pipelines.ts'
 import { RESULT_PREFIX, type RunResult } from './result.ts'
 import { quantile, round } from './stats.ts'
 
@@ -27,6 +32,7 @@ async function main(): Promise<void> {
       events: { type: 'string' },
       parallelism: { type: 'string', default: '1' },
       'batch-size': { type: 'string', default: '1024' },
+      workers: { type: 'string', default: '0' },
       /** With --enable-source-maps: write the source maps of the loaded repo modules here (for profile summaries). */
       'source-maps-out': { type: 'string' },
     },
@@ -50,7 +56,8 @@ async function main(): Promise<void> {
   const loadAvg1 = loadavg()[0]
   const cpuBefore = process.cpuUsage()
   const jobStartUs = hrtimeUs()
-  const outcome = await pipeline.run({ events, parallelism, batchSize })
+  const workers = Number(values.workers)
+  const outcome = workers > 0 ? await runOnWorkers(pipeline.name, events, parallelism, batchSize, workers) : await pipeline.run({ events, parallelism, batchSize })
   const jobEndUs = hrtimeUs()
   const cpu = process.cpuUsage(cpuBefore)
   const cpuMs = (cpu.user + cpu.system) / 1000
@@ -110,6 +117,20 @@ function writeSourceMaps(path: string): void {
     maps[url] = { version, sources, names, mappings }
   }
   writeFileSync(path, JSON.stringify(maps))
+}
+
+/** The pipeline as a job module on worker threads; timed from when every worker is deployed. */
+async function runOnWorkers(name: string, events: number, parallelism: number, batchSize: number, workers: number): Promise<PipelineOutcome> {
+  const { env, job } = await loadJob(new URL('./worker-pipelines.ts', import.meta.url), { name, events: String(events) }, { parallelism, batchSize, workers })
+  const client = env.executeAsync(job.name)
+  let readyAt = 0
+  const poll = setInterval(() => {
+    if (readyAt === 0 && client.tasks().length > 0) readyAt = performance.now()
+  }, 2)
+  const result = await client.result.finally(() => clearInterval(poll))
+  const sinkTasks = result.tasks.filter((t) => t.name.endsWith('sink') && t.recordsIn > 0)
+  // A sink chained to the source has no input channel to count at: then NaN (null in the JSON).
+  return { elapsedMs: performance.now() - readyAt, sinkRecords: sinkTasks.length > 0 ? sinkTasks.reduce((n, t) => n + t.recordsIn, 0) : Number.NaN, latenciesMs: [] }
 }
 
 /** process.hrtime in µs: the clock V8 stamps CPU profile samples with. */

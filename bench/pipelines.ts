@@ -87,7 +87,7 @@ function mix(i: number): number {
  * Bid number i: 100 auctions in flight and 1000 active bidders as in Nexmark's generator (the
  * windowed pipeline overrides the bidder to get 10k keys), event time advancing 1 ms per record.
  */
-function makeBid(i: number, bidders: number, t0: number): Bid {
+export function makeBid(i: number, bidders: number, t0: number): Bid {
   const h = mix(i)
   return {
     auction: 1000 + (i >>> 6) + (h % 100),
@@ -101,7 +101,7 @@ function makeBid(i: number, bidders: number, t0: number): Bid {
   }
 }
 
-const bidTimestamps = (): WatermarkStrategy<Bid> =>
+export const bidTimestamps = (): WatermarkStrategy<Bid> =>
   WatermarkStrategy.forBoundedOutOfOrderness<Bid>(OUT_OF_ORDERNESS_MS).withTimestampAssigner((b) => b.dateTime)
 
 /** A sink that counts records and calls `observe` on each (all subtasks share `state`). */

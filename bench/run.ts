@@ -5,7 +5,7 @@
  * runs. Progress goes to stderr, so stdout is JSON lines only. See bench/README.md.
  *
  *   npm run bench -- [--only stateless[,keyed-tumbling-count]] [--events N] [--runs 5] [--warmup 1]
- *                    [--parallelism 1[,2]] [--batch-size 1024] [--cpu-prof] [--no-inline]
+ *                    [--parallelism 1[,2]] [--batch-size 1024] [--cpu-prof] [--no-inline] [--workers N]
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -46,6 +46,8 @@ interface Options {
   warmup: number
   parallelisms: number[]
   batchSize: number
+  /** Worker threads for every run (0: the current thread); see bench/pipeline.ts. */
+  workers: number
   cpuProf: boolean
   /** Extra V8 flags for every child (e.g. --no-turbo-inlining with --no-inline). */
   v8Flags: string[]
@@ -60,6 +62,7 @@ function parseOptions(): Options {
       warmup: { type: 'string', default: '1' },
       parallelism: { type: 'string', default: '1' },
       'batch-size': { type: 'string', default: '1024' },
+      workers: { type: 'string', default: '0' },
       'cpu-prof': { type: 'boolean', default: false },
       'no-inline': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -88,6 +91,7 @@ function parseOptions(): Options {
     warmup: int(values.warmup!, '--warmup', 0),
     parallelisms: values.parallelism!.split(',').map((p) => int(p, '--parallelism', 1)),
     batchSize: int(values['batch-size']!, '--batch-size', 1),
+    workers: int(values.workers!, '--workers', 0),
     cpuProf: values['cpu-prof']!,
     v8Flags: values['no-inline'] ? ['--no-turbo-inlining'] : [],
   }
@@ -143,7 +147,7 @@ async function main(): Promise<void> {
     for (const parallelism of options.parallelisms) {
       const events = options.events ?? pipeline.defaultEvents
       const commit = gitCommit()
-      const args = ['--name', pipeline.name, '--events', String(events), '--parallelism', String(parallelism), '--batch-size', String(options.batchSize)]
+      const args = ['--name', pipeline.name, '--events', String(events), '--parallelism', String(parallelism), '--batch-size', String(options.batchSize), ...(options.workers > 0 ? ['--workers', String(options.workers)] : [])]
       for (let w = 0; w < options.warmup; w++) {
         process.stderr.write(`[bench] ${pipeline.name} p=${parallelism} warm-up ${w + 1}/${options.warmup} … `)
         const r = await runChild(args, options.v8Flags)

@@ -45,6 +45,8 @@ interface Options {
   warmupEvents: number
   batchSize: number
   json: boolean
+  /** Fluxion on this many worker threads (0: the current thread). */
+  workers: number
   cpuProf: boolean
   verify: boolean
   heap: string
@@ -70,6 +72,7 @@ const USAGE = `usage: npm run bench:nexmark -- [options]
   --ooo-group N            out-of-order group size (default 1000)
   --seed N                 generator seed (default 1)
   --heap SIZE              JVM -Xmx for Flink (default 2g)
+  --workers N              Fluxion runs its subtasks on N worker threads (worker-job.ts; start-up excluded, no latency)
   --json                   one JSON object per line on stdout (progress on stderr)
   --source generator|kafka the in-process generator (default), or Avro events pre-filled into a Kafka topic (Fluxion only)
   --partitions N           --source kafka: partitions of the topic (default 4)
@@ -93,6 +96,7 @@ function parseOptions(): Options {
       seed: { type: 'string' },
       heap: { type: 'string', default: '2g' },
       json: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '0' },
       source: { type: 'string', default: 'generator' },
       partitions: { type: 'string', default: '4' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -136,6 +140,7 @@ function parseOptions(): Options {
     warmupEvents: values['warmup-events'] !== undefined ? int('warmup-events', values['warmup-events'], 0) : Math.min(Math.floor(events / 5), 500_000),
     batchSize: int('batch-size', values['batch-size'], 1),
     json: values.json,
+    workers: int('workers', values.workers, 0),
     cpuProf: values['cpu-prof'],
     verify: values.verify,
     heap: values.heap,
@@ -212,7 +217,8 @@ function childCommand(system: System, o: Options, query: string, parallelism: nu
   const warm = ['--warmup-events', String(extra.digest ? 0 : o.warmupEvents)]
   if (system === 'fluxion') {
     const prof = extra.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'nexmark-prof'), '--cpu-prof-name', extra.profile] : []
-    return [process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench', 'nexmark', 'job.ts'), ...common, ...warm, ...(extra.digest ? ['--digest'] : []), ...o.kafkaArgs]]
+    const workers = o.workers > 0 ? ['--workers', String(o.workers)] : []
+    return [process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench', 'nexmark', 'job.ts'), ...common, ...warm, ...(extra.digest ? ['--digest'] : []), ...o.kafkaArgs, ...workers]]
   }
   const cp = `${FLINK_JAR}:${join(FLINK_DIR, 'target', 'lib')}/*`
   return ['java', [`-Xmx${o.heap}`, ...JAVA_OPENS, '-cp', cp, 'fluxion.nexmark.NexmarkJob', ...common, ...warm, ...(extra.digest ? ['--digest', 'true'] : [])]]
