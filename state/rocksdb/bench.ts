@@ -6,15 +6,19 @@
  * Per run and backend: populate (1M updates), get+update throughput with 10k hot keys and with
  * keys uniform over 1M, full snapshot (time, bytes), then 5 epochs in which 1% of the keys change,
  * each ended by snapshotIncremental (median and worst time; rows and v8-serialized bytes), and
- * restore of the full snapshot into a fresh backend. Prints one JSON object: the medians over
- * runs, and every run.
+ * restore of the full snapshot into a fresh backend. Then window workloads as the window operator
+ * drives the backend (per record: get + set of a count in the record's window namespace; at the
+ * window's end: get + clear per key), each with an incremental snapshot per window: a tumbling
+ * count (10k keys, 10k records per window), a hop count (each record in 5 windows), and a tumbling
+ * count whose window holds 3 × the cache. Prints one JSON object: the medians over runs, every
+ * run, and what the RocksDB runs asked of RocksDB (ioStats).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serialize, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { ValueStateDescriptor } from '../api.ts'
+import { AggregatingStateDescriptor, ValueStateDescriptor } from '../api.ts'
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../backend.ts'
 import { MemoryKeyedStateBackend } from '../memory/memory-backend.ts'
 import { RocksDbKeyedStateBackend } from './rocksdb-backend.ts'
@@ -74,6 +78,74 @@ function getUpdate(b: KeyedStateBackend, ops: number, range: number, seed: numbe
     v.update((v.value() ?? 0) + 1)
   }
   return ops / ((performance.now() - t0) / 1000)
+}
+
+const countDescriptor = new AggregatingStateDescriptor<number, number, number>('window-count', {
+  createAccumulator: () => 0,
+  add: (v, acc) => acc + v,
+  getResult: (acc) => acc,
+  merge: (a, b) => a + b,
+})
+
+/**
+ * `records` records with keys drawn from [0, keys); window w holds records [w × perWindow,
+ * (w + 1) × perWindow); each record also counts in the `overlap` − 1 windows before its own (a
+ * hop window of `overlap` slides). A window fires (get + clear of each of its keys, then an
+ * incremental snapshot) once no record counts in it any more. Returns records/s.
+ */
+function windows(b: KeyedStateBackend, records: number, keys: number, perWindow: number, overlap: number, seed: number): number {
+  const state = b.getAggregatingState(countDescriptor)
+  const next = rng(seed)
+  const recordKeys = new Int32Array(records)
+  for (let i = 0; i < records; i++) recordKeys[i] = Math.floor(next() * keys)
+  const keysOf = new Map<number, Set<number>>()
+  const fire = (w: number) => {
+    state.setCurrentNamespace(w)
+    for (const k of keysOf.get(w) ?? []) {
+      b.setCurrentKey(k)
+      if (state.get() === undefined) throw new Error(`window ${w} lost key ${k}`)
+      state.clear()
+    }
+    keysOf.delete(w)
+    b.snapshotIncremental()
+  }
+  gc()
+  const t0 = performance.now()
+  for (let i = 0; i < records; i++) {
+    const own = Math.floor(i / perWindow)
+    if (i % perWindow === 0 && own - overlap >= 0) fire(own - overlap)
+    const k = recordKeys[i]
+    b.setCurrentKey(k)
+    for (let w = Math.max(0, own - overlap + 1); w <= own; w++) {
+      state.setCurrentNamespace(w)
+      state.add(1)
+      let ks = keysOf.get(w)
+      if (ks === undefined) keysOf.set(w, (ks = new Set()))
+      ks.add(k)
+    }
+  }
+  for (const w of [...keysOf.keys()].sort((x, y) => x - y)) fire(w)
+  return records / ((performance.now() - t0) / 1000)
+}
+
+async function windowRuns(kind: Kind, run: number, out: Record<string, number>): Promise<void> {
+  const phases = [
+    { name: 'tumbling', records: 1_000_000, keys: 10_000, perWindow: 10_000, overlap: 1 },
+    { name: 'hop', records: 200_000, keys: 10_000, perWindow: 2_000, overlap: 5 },
+    { name: 'tumblingOverCache', records: 3 * 3 * CACHE, keys: 1 << 30, perWindow: 3 * CACHE, overlap: 1 },
+  ]
+  for (const p of phases) {
+    const b = await create(kind)
+    out[`${p.name}RecordsPerSec`] = windows(b, p.records, p.keys, p.perWindow, p.overlap, 500 + run)
+    if (b instanceof RocksDbKeyedStateBackend) {
+      const io = b.ioStats()
+      out[`${p.name}KeysRead`] = io.keysRead
+      out[`${p.name}Puts`] = io.puts
+      out[`${p.name}Deletes`] = io.deletes
+    }
+    await release(b)
+    gc()
+  }
 }
 
 function time<T>(fn: () => T): [T, number] {
@@ -138,6 +210,7 @@ async function runOnce(kind: Kind, run: number): Promise<Record<string, number>>
   r.setCurrentKey(12345)
   if (r.getValueState(descriptor).value() === undefined) throw new Error('restore lost key 12345')
   await release(r)
+  await windowRuns(kind, run, out)
   return out
 }
 
@@ -171,7 +244,13 @@ async function main(): Promise<void> {
         rocksdbCacheEntries: CACHE,
         runs: RUNS,
         medians,
-        rocksdbVsMemory: { hot: ratio('hotGetUpdateOpsPerSec'), uniform: ratio('uniformGetUpdateOpsPerSec') },
+        rocksdbVsMemory: {
+          hot: ratio('hotGetUpdateOpsPerSec'),
+          uniform: ratio('uniformGetUpdateOpsPerSec'),
+          tumbling: ratio('tumblingRecordsPerSec'),
+          hop: ratio('hopRecordsPerSec'),
+          tumblingOverCache: ratio('tumblingOverCacheRecordsPerSec'),
+        },
         all,
       },
       null,
