@@ -113,7 +113,7 @@ async function runOnWorkers(args: JobArgs): Promise<void> {
   if (args.config.outOfOrderGroupSize !== undefined) params['ooo-group'] = String(args.config.outOfOrderGroupSize)
   if (args.config.seed !== undefined) params.seed = String(args.config.seed)
   const started = performance.now()
-  const { env, job } = await loadJob(new URL('./worker-job.ts', import.meta.url), params, { parallelism: args.parallelism, batchSize: args.batchSize, stateBackend: args.state, workers: args.workers, ...(stateDir ? { stateDir } : {}) })
+  const { env } = await loadJob(new URL('./worker-job.ts', import.meta.url), params, { parallelism: args.parallelism, batchSize: args.batchSize, stateBackend: args.state, workers: args.workers, ...(stateDir ? { stateDir } : {}) })
   const client = env.executeAsync(`nexmark-${args.query}`)
   let readyAt = 0
   let cpuAtReady = process.cpuUsage()
