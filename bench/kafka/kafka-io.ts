@@ -76,38 +76,42 @@ function newProducer(kafka: Kafka): Producer {
 }
 
 /**
- * Produces records `from` … `from + count − 1` to `topic`, round-robin over its partitions, in
- * uncompressed batches of `batch` records with `inFlight` requests in flight, acks = all.
+ * Produces records `from` … `from + count − 1` to `topic`, record i to partition i mod partitions,
+ * in uncompressed requests of about `batch` records with up to `inFlight` requests in flight,
+ * acks = all. Each partition is written by one sender, one request after the other, so every
+ * partition holds its records in index order (concurrent requests for the same partition could
+ * land in either order).
  */
 export async function fillTopic<T>(o: FillOptions<T>, from: number, count: number): Promise<FillResult> {
   const producer = newProducer(o.kafka)
   await producer.connect()
   const id = await o.serializer.schemaId(o.topic)
   const batch = o.batch ?? 5_000
-  const inFlight = o.inFlight ?? 4
+  const senders = Math.max(1, Math.min(o.inFlight ?? 4, o.partitions))
   const started = performance.now()
-  let next = from
   let bytes = 0
   const end = from + count
-  const worker = async (): Promise<void> => {
-    while (next < end) {
-      const lo = next
-      const hi = Math.min(end, lo + batch)
-      next = hi
+  // Sender w writes the partitions p with p mod senders = w, walking the indices in order.
+  const sender = async (w: number): Promise<void> => {
+    const stride = Math.max(1, Math.floor((batch * o.partitions) / Math.ceil(o.partitions / senders) / senders) * senders)
+    for (let lo = from; lo < end; lo += stride) {
+      const hi = Math.min(end, lo + stride)
       const now = Date.now()
       const timestamp = String(now)
-      const messages: Message[] = new Array(hi - lo)
+      const messages: Message[] = []
       for (let i = lo; i < hi; i++) {
+        const partition = i % o.partitions
+        if (partition % senders !== w) continue
         const value = o.make(i, now)
         const bytesOf = o.serializer.encodeWithId(id, value)
         bytes += bytesOf.length
-        messages[i - lo] = { key: o.key?.(value) ?? null, value: bytesOf, partition: i % o.partitions, timestamp }
+        messages.push({ key: o.key?.(value) ?? null, value: bytesOf, partition, timestamp })
       }
-      await producer.send({ topic: o.topic, messages, acks: -1 })
+      if (messages.length > 0) await producer.send({ topic: o.topic, messages, acks: -1 })
     }
   }
   try {
-    await Promise.all(Array.from({ length: inFlight }, worker))
+    await Promise.all(Array.from({ length: senders }, (_, w) => sender(w)))
   } finally {
     await producer.disconnect().catch(() => {})
   }
