@@ -253,11 +253,9 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
           if (e.v === undefined) {
             if (e.disk) writer.del(this.keyOf(state, ns, mk), e)
             else e.dirty = false
-            e.disk = false
           } else {
+            table.addDiskNamespace(ns) // before the write: a failed batch leaves it conservative
             writer.put(this.keyOf(state, ns, mk), this.encode(state, e.v), e)
-            e.disk = true
-            table.addDiskNamespace(ns)
           }
         }
       }
@@ -285,16 +283,21 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
     const snap = this.emptySnapshot('full')
     const now = this.clock.now()
     // The scan sees every row RocksDB holds (a restore keeps rows of this range only), so it
-    // rebuilds each state's namespaces exactly.
-    for (const state of this.byId) if (state !== undefined) state.table.diskNamespaces = new Set()
+    // rebuilds each state's namespaces exactly (taken only once the scan has completed).
+    const found: (Set<Namespace> | undefined)[] = this.byId.map(() => new Set())
     this.scan(this.keyGroupRange, true, (key, value) => {
       const { keyGroup, stateId, namespace, stateKey } = decodeKey(key)
       const state = this.byId[stateId]
-      state.table.addDiskNamespace(namespace)
+      const namespaces = found[stateId]
+      if (namespaces !== undefined && !namespaces.has(namespace)) {
+        if (namespaces.size >= this.diskNamespacesLimit) found[stateId] = undefined
+        else namespaces.add(namespace)
+      }
       let bytes: Uint8Array | null = value
       if (state.ttl) bytes = this.encodeLive(state, state.codec!.decode(value, now), now)
       if (bytes !== null) this.rowsOf(snap, state).push([keyGroup, stateKey, namespace, bytes])
     })
+    for (const state of this.byId) if (state !== undefined) state.table.diskNamespaces = found[state.id]
     // Flushing marks entries clean but leaves `changes` alone, so a kept epoch loses nothing.
     if (options.keepChanges !== true) this.newEpoch()
     return this.addAvroSchemas(snap)
@@ -495,7 +498,10 @@ class BatchWriter {
     } finally {
       batch._closeSync()
     }
-    for (const e of this.flushed) e.dirty = false
+    for (const e of this.flushed) {
+      e.dirty = false
+      e.disk = e.v !== undefined
+    }
     this.flushed = []
   }
 }
