@@ -18,7 +18,7 @@ import { SystemClock } from '../../time.ts'
 import { CollectSink } from '../../../connectors/sinks.ts'
 import { SinkOperator } from '../../../operators/sink.ts'
 import { MemoryKeyedStateBackend } from '../../../state/memory/memory-backend.ts'
-import { RocksDbKeyedStateBackend } from '../../../state/rocksdb/rocksdb-backend.ts'
+import type { RocksDbKeyedStateBackend } from '../../../state/rocksdb/rocksdb-backend.ts'
 import { deploy } from '../deploy.ts'
 import { LocalExecutor, type ExecutorTimer } from '../executor.ts'
 import type { Task } from '../task.ts'
@@ -186,6 +186,8 @@ const rocks = new Map<string, RocksDbKeyedStateBackend>()
 async function openRocksBackends(vertices: readonly JobVertex[], owns: (subtask: number) => boolean, maxParallelism: number): Promise<void> {
   const backends = rocks
   if (init.options.stateBackend !== 'rocksdb') return
+  // Loaded only when used: the native module adds to every worker's start-up.
+  const { RocksDbKeyedStateBackend } = await import('../../../state/rocksdb/rocksdb-backend.ts')
   const run = `${init.jobName.replace(/[^A-Za-z0-9_.-]+/g, '_')}-${process.pid}-w${init.index}-a${init.attempt}-${Date.now().toString(36)}`
   for (const v of vertices) {
     if (v.chainHead !== v.id || !v.transformation.details.keyed) continue
