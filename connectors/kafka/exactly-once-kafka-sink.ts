@@ -218,9 +218,9 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
     const p = this.producers.get(subtask)
     if (!p) return
     this.producers.delete(subtask)
-    await bounded(p, 5_000, 'connecting the producer')
-      .then((producer) => disconnectQuietly(producer))
-      .catch(() => {})
+    // A producer still connecting is disconnected once connected (in the background if that is slow).
+    const closing = p.then((producer) => disconnectQuietly(producer), () => {})
+    await bounded(closing, 5_000, 'closing the producer').catch(() => {})
   }
 
   /** Disconnects producers of subtasks without open writers and without commits to wait for. */
