@@ -195,6 +195,7 @@ async function build(): Promise<Record<string, unknown>> {
     savepointMs: round(savepointMs, 1),
     savepointMaxSyncMs: stats ? round(stats.maxSyncMs, 3) : null,
     savepointStatBytes: stats?.bytes ?? null,
+    savepointRows: rowsWritten(savepoint.path),
     savepointPath: savepoint.path,
     savepointBytes: dirBytes(savepoint.path),
   }

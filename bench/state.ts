@@ -274,7 +274,11 @@ async function pause(): Promise<void> {
       // Incremental checkpoints of a steady interval (≈1% changed), apart from catch-up ones after a stall.
       const steady = (u: Child) => (u.checkpoints as Child[]).filter((c) => c.incremental && c.rows <= 1.5 * changedPerInterval)
       const steadyMax = (u: Child) => Math.max(...steady(u).map((c) => c.maxSyncMs))
-      const fullBytesPerRow = med(us, (u) => u.full.bytes / u.full.rows, 2)!
+      // The full snapshot the deltas are compared with: the first checkpoint after the restore when
+      // it is full (before incremental restores), else the savepoint the run restored (run i ↔ build i).
+      const fullOf = (u: Child): Child =>
+        u.full ?? { rows: bs[us.indexOf(u)].savepointRows, bytes: bs[us.indexOf(u)].savepointStatBytes, maxSyncMs: bs[us.indexOf(u)].savepointMaxSyncMs, durationMs: bs[us.indexOf(u)].savepointMs }
+      const fullBytesPerRow = med(us, (u) => fullOf(u).bytes / fullOf(u).rows, 2)!
       const incBytesPerRow = med(us, (u) => u.incremental.bytesPerRowMedian, 2)!
       // Size ∝ changed keys: fit bytes = fixed + perRow × rows over every incremental checkpoint of
       // every run (their row counts differ: catch-up intervals after a stall change more keys).
@@ -293,17 +297,18 @@ async function pause(): Promise<void> {
         method:
           `a child loads ${keys} keys (ValueState<number> each) and takes a savepoint; a new child restores it and updates ${rate} keys/s ` +
           `(paced; any ${keys} consecutive updates touch distinct keys) with checkpoints every ${intervalMs} ms until ${wantedCheckpoints} incremental ` +
-          'checkpoints completed. The first checkpoint after a restore is full (all keys); rows are counted in the checkpoint files.',
+          'checkpoints completed. Rows are counted in the checkpoint files; the full reference is the first checkpoint after the restore if it is full, else the savepoint.',
         build: {
           loadKeysPerSecond: med(bs, (b) => b.loadKeysPerSecond, 0),
           savepointMs: med(bs, (b) => b.savepointMs, 1),
           savepointMb: med(bs, (b) => b.savepointBytes / MB, 1),
         },
         fullCheckpoint: {
-          rows: med(us, (u) => u.full.rows, 0),
-          bytes: med(us, (u) => u.full.bytes, 0),
-          maxSyncMs: med(us, (u) => u.full.maxSyncMs, 1),
-          durationMs: med(us, (u) => u.full.durationMs, 1),
+          source: us.every((u) => u.full) ? 'the first checkpoint after the restore' : 'the restored savepoint (the first checkpoint after the restore is incremental)',
+          rows: med(us, (u) => fullOf(u).rows, 0),
+          bytes: med(us, (u) => fullOf(u).bytes, 0),
+          maxSyncMs: med(us, (u) => fullOf(u).maxSyncMs, 1),
+          durationMs: med(us, (u) => fullOf(u).durationMs, 1),
           bytesPerRow: fullBytesPerRow,
         },
         incremental: {
@@ -316,8 +321,8 @@ async function pause(): Promise<void> {
           rowsMedian: med(us, (u) => u.incremental.rowsMedian, 0),
           bytesMedian: med(us, (u) => u.incremental.bytesMedian, 0),
           bytesPerRow: incBytesPerRow,
-          bytesRelativeToFull: med(us, (u) => u.incremental.bytesMedian / u.full.bytes, 5),
-          rowsRelativeToFull: med(us, (u) => u.incremental.rowsMedian / u.full.rows, 5),
+          bytesRelativeToFull: med(us, (u) => u.incremental.bytesMedian / fullOf(u).bytes, 5),
+          rowsRelativeToFull: med(us, (u) => u.incremental.rowsMedian / fullOf(u).rows, 5),
           sizeFit: { definition: 'least squares bytes = fixedBytes + bytesPerRow × rows over all incremental checkpoints of all runs', ...fit },
         },
         recordLatency: {

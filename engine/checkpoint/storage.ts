@@ -4,14 +4,15 @@
  * Layout under the root directory:
  *   chk-<n>/<head-vertex>-<subtask>.state   one subtask's snapshot for checkpoint n
  *   chk-<n>/_metadata                        written last, atomically: checkpoint n is complete
- * Every file is framed as: 'FLX1' magic, crc32 of the payload, payload length (u64), payload
- * (v8.serialize). A truncated or corrupt file fails the read with FLX_CHECKPOINT_CORRUPT.
+ * Every file is framed (state-file.ts): magic, crc32 of the payload, payload length (u64), payload
+ * (v8.serialize'd, in slices for state files). A truncated or corrupt file fails the read with
+ * FLX_CHECKPOINT_CORRUPT. State files are serialized in slices of a few milliseconds, so writing a
+ * big snapshot does not stall the tasks that share the thread.
  */
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { deserialize, serialize } from 'node:v8'
-import { crc32 } from 'node:zlib'
 import { FluxionError } from '../errors.ts'
+import { frame, unframe, writeStateFile } from './state-file.ts'
 import type { CheckpointMetadata } from './types.ts'
 
 export interface CheckpointStorage {
@@ -31,33 +32,6 @@ export interface CheckpointStorage {
   listComplete(): Promise<number[]>
   /** Deletes checkpoint directories that neither `keep` nor their state files reference. */
   retain(keep: readonly CheckpointMetadata[]): Promise<void>
-}
-
-const MAGIC = Buffer.from('FLX1')
-const HEADER = 16
-
-function frame(value: unknown): Buffer {
-  const payload = serialize(value)
-  const header = Buffer.alloc(HEADER)
-  MAGIC.copy(header, 0)
-  header.writeUInt32BE(crc32(payload), 4)
-  header.writeBigUInt64BE(BigInt(payload.length), 8)
-  return Buffer.concat([header, payload])
-}
-
-function unframe(bytes: Buffer, where: string): unknown {
-  const corrupt = (why: string) =>
-    new FluxionError('FLX_CHECKPOINT_CORRUPT', `checkpoint file ${where} is unreadable: ${why}. Fluxion falls back to the previous complete checkpoint; delete this one if it keeps failing.`)
-  if (bytes.length < HEADER || !bytes.subarray(0, 4).equals(MAGIC)) throw corrupt('not a Fluxion checkpoint file (bad header)')
-  const length = Number(bytes.readBigUInt64BE(8))
-  if (bytes.length - HEADER !== length) throw corrupt(`truncated: ${bytes.length - HEADER} of ${length} payload bytes`)
-  const payload = bytes.subarray(HEADER)
-  if (crc32(payload) !== bytes.readUInt32BE(4)) throw corrupt('checksum mismatch')
-  try {
-    return deserialize(payload)
-  } catch (e) {
-    throw corrupt(`cannot decode: ${(e as Error).message}`)
-  }
 }
 
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
@@ -83,9 +57,8 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     const dir = this.dirOf(checkpointId)
     await mkdir(join(this.root, dir), { recursive: true })
     const handle = `${dir}/${name}.state`
-    const bytes = frame(value)
-    await writeDurably(join(this.root, handle), bytes)
-    return { handle, bytes: bytes.length }
+    const bytes = await writeStateFile(join(this.root, handle), value)
+    return { handle, bytes }
   }
 
   async readState(handle: string): Promise<unknown> {

@@ -131,7 +131,7 @@ describe('checkpointing and recovery', () => {
     const { CollectSink } = await import('../../index.ts')
     // Rate-limited so that the job is still running when the savepoint is taken.
     const paced = (env: StreamExecutionEnvironment) =>
-      env.fromGenerator(event, { count, eventsPerSecond: 10_000 }, NO_LATENESS)
+      env.fromGenerator(event, { count, eventsPerSecond: 2_000 }, NO_LATENESS)
     const env1 = StreamExecutionEnvironment.create(checkpointed(dir, { parallelism: 2, batchSize: 32 }))
     const first: string[] = []
     buildFrom(paced(env1)).sinkTo(new CollectSink(first))
@@ -260,15 +260,26 @@ describe('incremental checkpoints and compaction', () => {
     const { LocalCheckpointStorage } = await import('../../engine/checkpoint/storage.ts')
     const { CollectSink } = await import('../../index.ts')
     const dir = mkdtempSync(join(tmpdir(), 'fluxion-compact-'))
-    const count = 6_000
+    const count = 80_000
     const expected = await runClean(count, 2)
     const env1 = StreamExecutionEnvironment.create({ parallelism: 2, batchSize: 32, checkpoint: { intervalMs: 5, dir, compactAfter: 2, retain: 2 } })
     const first: string[] = []
+    // Compaction runs on another thread: fail once a compacted base exists and four later
+    // checkpoints were taken (the source paces 80k events over 10 s; the failure comes sooner).
+    const chkIds = (): number[] => readdirSync(dir).flatMap((d) => (/^chk-(\d+)$/.test(d) ? [Number(d.slice(4))] : []))
+    const baseId = (): number | undefined => chkIds().find((id) => readdirSync(join(dir, `chk-${id}`)).some((f) => f.endsWith('.base.state')))
+    let seen = 0
+    let newestWhenBase: number | undefined
+    let failNow = false
     buildFrom(
       env1.fromGenerator(event, { count, eventsPerSecond: 8_000 }, NO_LATENESS).map((e) => {
-        if (e.ts === 52_000) throw new Error('injected failure')
+        if (++seen % 50 === 0 && !failNow) {
+          if (newestWhenBase === undefined && baseId() !== undefined) newestWhenBase = Math.max(...chkIds())
+          failNow = newestWhenBase !== undefined && Math.max(...chkIds()) >= newestWhenBase + 4
+        }
+        if (failNow) throw new Error('injected failure')
         return e
-      }),
+      }, 'maybe-fail'),
     ).sinkTo(new CollectSink(first))
     await expect(env1.execute('compact', quiet)).rejects.toThrow(/injected/)
     const storage = new LocalCheckpointStorage(dir)
