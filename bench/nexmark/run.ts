@@ -12,11 +12,12 @@
  * See bench/nexmark/README.md.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { readHwmMb } from '../rss.ts'
 import { prepareKafkaTopics } from './kafka-topics.ts'
 import { formatSelfTimes, selfTimes } from './profile.ts'
 import { QUERIES, queryByName } from './queries/index.ts'
@@ -200,16 +201,6 @@ interface ChildResult {
   peakRssMb: number
   digest?: string
   flinkVersion?: string
-}
-
-/** High-water RSS of a live process, MB (VmHWM), or NaN once it is gone. */
-function readHwmMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) / 1024 : Number.NaN
-  } catch {
-    return Number.NaN
-  }
 }
 
 function childCommand(system: System, o: Options, query: string, parallelism: number, events: number, extra: { profile?: string; digest?: boolean }): [string, string[]] {
