@@ -27,7 +27,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { deserialize } from 'node:v8'
+import { unframe } from '../engine/checkpoint/state-file.ts'
 import { StreamExecutionEnvironment, type CheckpointStats, type JobClient } from '../index.ts'
 import { RESULT_PREFIX } from './result.ts'
 import {
@@ -122,9 +122,8 @@ function dirBytes(dir: string): number {
 function rowsWritten(checkpointDir: string): number {
   let rows = 0
   for (const f of readdirSync(checkpointDir)) {
-    if (!f.endsWith('.state') || f.endsWith('.base.state')) continue
-    // The storage frame: 16 bytes of header, then v8.serialize of the task snapshot.
-    const snap = deserialize(readFileSync(join(checkpointDir, f)).subarray(16)) as {
+    if (!f.endsWith('.state') || f.endsWith('.base.state') || f.startsWith('restored-')) continue
+    const snap = unframe(readFileSync(join(checkpointDir, f)), f) as {
       operators: Record<string, { keyed?: { states: Record<string, { rows: unknown[] }> } }>
     }
     for (const op of Object.values(snap.operators)) for (const st of Object.values(op.keyed?.states ?? {})) rows += st.rows.length
@@ -195,7 +194,7 @@ async function build(): Promise<Record<string, unknown>> {
     savepointMs: round(savepointMs, 1),
     savepointMaxSyncMs: stats ? round(stats.maxSyncMs, 3) : null,
     savepointStatBytes: stats?.bytes ?? null,
-    savepointRows: rowsWritten(savepoint.path),
+    savepointRows: stats?.rows ?? rowsWritten(savepoint.path),
     savepointPath: savepoint.path,
     savepointBytes: dirBytes(savepoint.path),
   }
@@ -233,7 +232,9 @@ async function update(): Promise<Record<string, unknown>> {
   await cancelAndWait(client)
   const stats: (CheckpointStats & { rows?: number; completedAtMs?: number })[] = regular()
   for (const s of stats) {
-    s.rows = rowsWritten(join(ckptDir, `chk-${s.checkpointId}`))
+    // The stats count the rows each checkpoint wrote; its directory may also hold files it did not
+    // write (compacted bases, savepoint files linked in after a restore).
+    s.rows ??= rowsWritten(join(ckptDir, `chk-${s.checkpointId}`))
     s.completedAtMs = round((seenAt.get(s.checkpointId) ?? Number.NaN) - started, 1)
   }
   const full = stats.find((s) => !s.incremental)

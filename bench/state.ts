@@ -297,7 +297,7 @@ async function pause(): Promise<void> {
         method:
           `a child loads ${keys} keys (ValueState<number> each) and takes a savepoint; a new child restores it and updates ${rate} keys/s ` +
           `(paced; any ${keys} consecutive updates touch distinct keys) with checkpoints every ${intervalMs} ms until ${wantedCheckpoints} incremental ` +
-          'checkpoints completed. Rows are counted in the checkpoint files; the full reference is the first checkpoint after the restore if it is full, else the savepoint.',
+          'checkpoints completed. Rows per checkpoint come from checkpointStats; the full reference is the first checkpoint after the restore if it is full, else the savepoint.',
         build: {
           loadKeysPerSecond: med(bs, (b) => b.loadKeysPerSecond, 0),
           savepointMs: med(bs, (b) => b.savepointMs, 1),
