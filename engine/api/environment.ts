@@ -112,7 +112,7 @@ export interface JobClient {
   /** Takes a savepoint (needs checkpointing); restore it later with execute(name, { restoreFrom: path }). */
   triggerSavepoint(): Promise<SavepointResult>
   restarts(): number
-  /** Costs of recent checkpoints: duration, barrier pause (maxSyncMs), bytes written. */
+  /** Costs of recent checkpoints: completion time, duration, barrier pause (maxSyncMs), bytes and keyed-state rows written. */
   checkpointStats(): CheckpointStats[]
   /** The job's counters (e.g. `fluxion_source_dead_letters_total{source, reason}`), across restarts. */
   metrics(): MetricSample[]
