@@ -3,7 +3,8 @@
  *
  * Every call on the hot path is synchronous: entries live in a bounded write-back cache
  * (cache-table.ts); misses are read with `_getManySync`, and dirty entries reach RocksDB in
- * synchronous write batches (`_writeSync`) when the cache overflows or a full snapshot is taken.
+ * synchronous write batches (`_writeSync`) when the cache overflows with dirty entries (a full
+ * snapshot scans RocksDB and overlays the dirty entries without writing them).
  * Keys follow key-layout.ts (key group first), values are the codec's bytes (the descriptor's
  * serializer inside a small frame), the same bytes that snapshot rows carry.
  *
@@ -24,7 +25,7 @@ import type { KeyedStateSnapshot, KeyGroupRange, Namespace, SnapshotOptions, Sna
 import { AvroSchemas } from '../internal/avro.ts'
 import { AbstractKeyedStateBackend } from '../internal/base-backend.ts'
 import type { StateTable } from '../internal/handles.ts'
-import { stateKeyOfMapKey, type MapKey } from '../internal/keys.ts'
+import { mapKeyOfStateKey, stateKeyOfMapKey, type MapKey } from '../internal/keys.ts'
 import { CacheEntry, CacheTable, type CacheHost, type RocksState } from './cache-table.ts'
 import { decodeKey, encodeKey, keyGroupBound } from './key-layout.ts'
 
@@ -278,8 +279,11 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
 
   // --- snapshots --------------------------------------------------------------------------------
 
+  /**
+   * Every row of RocksDB's key-group range, overlaid with the dirty cache entries (which it does
+   * not write: the live entries of current windows stay in memory and their namespaces off disk).
+   */
   snapshot(options: SnapshotOptions = {}): KeyedStateSnapshot {
-    this.flush()
     const snap = this.emptySnapshot('full')
     const now = this.clock.now()
     // The scan sees every row RocksDB holds (a restore keeps rows of this range only), so it
@@ -293,12 +297,26 @@ export class RocksDbKeyedStateBackend extends AbstractKeyedStateBackend<RocksSta
         if (namespaces.size >= this.diskNamespacesLimit) found[stateId] = undefined
         else namespaces.add(namespace)
       }
+      const cached = state.table.entries.get(namespace)
+      if (cached !== undefined && cached.get(mapKeyOfStateKey(stateKey))?.dirty === true) return // newer in the cache: below
       let bytes: Uint8Array | null = value
       if (state.ttl) bytes = this.encodeLive(state, state.codec!.decode(value, now), now)
       if (bytes !== null) this.rowsOf(snap, state).push([keyGroup, stateKey, namespace, bytes])
     })
-    for (const state of this.byId) if (state !== undefined) state.table.diskNamespaces = found[state.id]
-    // Flushing marks entries clean but leaves `changes` alone, so a kept epoch loses nothing.
+    for (const state of this.byId) {
+      if (state === undefined) continue
+      state.table.diskNamespaces = found[state.id]
+      for (const [ns, inner] of state.table.entries) {
+        for (const [mk, e] of inner) {
+          if (!e.dirty || e.v === undefined) continue // a dirty deletion: its row was left out above
+          const bytes = this.encodeLive(state, e.v, now)
+          if (bytes === null) continue
+          const sk = stateKeyOfMapKey(mk)
+          this.rowsOf(snap, state).push([keyGroupOfStateKey(sk, this.maxParallelism), sk, ns, bytes])
+        }
+      }
+    }
+    // The snapshot changed neither the cache nor `changes`, so a kept epoch loses nothing.
     if (options.keepChanges !== true) this.newEpoch()
     return this.addAvroSchemas(snap)
   }

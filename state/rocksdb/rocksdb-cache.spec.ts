@@ -219,6 +219,51 @@ describe('RocksDB backend: what reaches RocksDB', () => {
     await b.close()
   })
 
+  it('a full snapshot writes nothing: it overlays the dirty cached entries on the scan of RocksDB', async () => {
+    const b = await openRocks({ cacheEntries: 500 })
+    const state = b.getAggregatingState(count)
+    const add = (ns: number, from: number, to: number) => {
+      state.setCurrentNamespace(ns)
+      for (let k = from; k < to; k++) {
+        b.setCurrentKey(k)
+        state.add(k)
+      }
+    }
+    add(0, 0, 900) // overflows: window 0 is partly flushed
+    add(0, 0, 900) // read back, then newer in the cache than on disk
+    state.setCurrentNamespace(0)
+    for (let k = 0; k < 100; k++) {
+      b.setCurrentKey(k)
+      state.clear() // deletions, some over rows on disk
+    }
+    add(1, 0, 300) // overflows: everything so far is flushed
+    add(0, 100, 150) // dirty, newer than their rows on disk
+    state.setCurrentNamespace(0)
+    for (let k = 150; k < 160; k++) {
+      b.setCurrentKey(k)
+      state.clear() // dirty deletions of rows on disk
+    }
+    const before = b.ioStats()
+    expect(before.puts).toBeGreaterThan(0)
+    const full = b.snapshot()
+    expect(b.ioStats()).toEqual(before)
+    expect(full.states.count.rows).toHaveLength(900 - 100 - 10 + 300)
+    add(1, 0, 10)
+    const delta = b.snapshotIncremental()
+    expect(delta.states.count.rows).toHaveLength(10)
+    const r = memory()
+    r.restore([full, delta])
+    const rs = r.getAggregatingState(count)
+    for (let k = 0; k < 900; k++) {
+      r.setCurrentKey(k)
+      rs.setCurrentNamespace(0)
+      expect(rs.get()).toBe(k < 100 || (k >= 150 && k < 160) ? undefined : k < 150 ? 3 * k : 2 * k)
+      rs.setCurrentNamespace(1)
+      expect(rs.get()).toBe(k < 10 ? 2 * k : k < 300 ? k : undefined)
+    }
+    await b.close()
+  })
+
   it('windows larger than the cache: correct counts; reads only in flushed namespaces; tombstones only for flushed entries', async () => {
     const b = await openRocks({ cacheEntries: 300 })
     const fired = tumbling(b, 6, 1_000, 2)
@@ -248,7 +293,8 @@ describe('RocksDB backend: what reaches RocksDB', () => {
       b.setCurrentKey(k)
       v.update(k)
     }
-    const full = b.snapshot() // flushes everything; the namespace set is now exact
+    const full = b.snapshot()
+    expect(b.size()).toBe(1_000) // flushes the entries the snapshot left dirty in the cache
     const afterFull = b.ioStats()
     expect(afterFull.puts).toBeGreaterThanOrEqual(1_000)
     for (let k = 1_000; k < 1_050; k++) {
