@@ -4,7 +4,7 @@
  * several times. The committed files must hold exactly the output of a run without failures.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -14,7 +14,19 @@ import { pipeline, source } from './fixtures/exactly-once-job.ts'
 const ROOT = resolve(import.meta.dirname, '../..')
 const JOB = 'tests/checkpoint/fixtures/exactly-once-job.ts'
 
-/** Starts the job; resolves with its exit code or signal. Kills it after `killAfterMs` if given. */
+/** Whether `chk` holds a complete checkpoint newer than `than`. */
+function newCheckpoint(chk: string, than: number): boolean {
+  return readdirSync(chk).some((d) => /^chk-\d+$/.test(d) && Number(d.slice(4)) > than && existsSync(join(chk, d, '_metadata')))
+}
+
+function newestCheckpoint(chk: string): number {
+  return Math.max(0, ...readdirSync(chk).flatMap((d) => (/^chk-\d+$/.test(d) && existsSync(join(chk, d, '_metadata')) ? [Number(d.slice(4))] : [])))
+}
+
+/**
+ * Starts the job; resolves with its exit code or signal. With `killAfterMs`, kills it that long
+ * after it completed a checkpoint of its own (start-up time varies a lot on a loaded machine).
+ */
 function runJob(out: string, chk: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'topologies/run.ts', JOB, '--out', out, '--chk', chk, '--restore', 'latest'], {
@@ -23,8 +35,17 @@ function runJob(out: string, chk: string, killAfterMs?: number): Promise<{ code:
     })
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += String(d)))
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    const before = newestCheckpoint(chk)
+    let timer: NodeJS.Timeout | undefined
+    const poll =
+      killAfterMs === undefined
+        ? undefined
+        : setInterval(() => {
+            if (timer !== undefined || !newCheckpoint(chk, before)) return
+            timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+          }, 5)
     child.on('exit', (code, signal) => {
+      clearInterval(poll)
       clearTimeout(timer)
       done({ code, signal, stderr })
     })
@@ -45,9 +66,9 @@ describe('exactly-once with SIGKILL', () => {
     const chk = mkdtempSync(join(tmpdir(), 'fluxion-kill-chk-'))
     let kills = 0
     let restores = 0
-    // Kill at random moments (the process needs ~1 s to start; the job runs ~2 s at 3k events/s).
+    // Kill at random moments after a run's first checkpoint (the job runs ~2 s at 3k events/s).
     for (let i = 0; i < 4; i++) {
-      const r = await runJob(out, chk, 900 + Math.floor(Math.random() * 1_200))
+      const r = await runJob(out, chk, Math.floor(Math.random() * 800))
       if (/restoring from checkpoint/.test(r.stderr)) restores++
       if (r.signal === 'SIGKILL') kills++
       else expect(r.code, r.stderr).toBe(0)
