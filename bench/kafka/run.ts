@@ -285,7 +285,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown>[] = []
   try {
     const prefill = await fillTopic({ kafka, topic: input, partitions: o.partitions, serializer, make: makeTransaction, key: (t) => String(t.accountId) }, 0, o.events)
-    log(`[bench:kafka] pre-filled in ${prefill.seconds.toFixed(1)} s: ${fmtRate(prefill.recordsPerSecond)} records/s, ${(prefill.bytes / o.events).toFixed(0)} B/record (kafkajs, batches of 5000, 4 in flight, no compression, acks=all)`)
+    log(`[bench:kafka] pre-filled in ${prefill.seconds.toFixed(1)} s: ${fmtRate(prefill.recordsPerSecond)} records/s, ${(prefill.bytes / o.events).toFixed(0)} B/record (kafkajs, ≈5000 records per request, one sender per partition group, up to 4 in flight, no compression, acks=all)`)
     const attributions: Record<string, Attribution> = {}
     for (const stage of o.stages) {
       if (stage === 'exactly-once' && !exactlyOnceSinkAvailable()) {

@@ -40,7 +40,7 @@ export async function prepareKafkaTopics(o: { events: number; warmupEvents: numb
   await recreateTopic(kafka, topic, o.partitions)
   log(`pre-filling ${topic}: ${o.events.toLocaleString('en')} events as Avro over ${o.partitions} partitions …`)
   const prefill = await fillNexmarkTopic({ kafka, registry, topic, partitions: o.partitions }, o.events, config)
-  log(`pre-filled in ${prefill.seconds.toFixed(1)} s (${Math.round(prefill.recordsPerSecond / 1000)}k records/s, ${Math.round(prefill.bytes / o.events)} B/record, batches of 5000, 4 in flight, no compression, acks=all)`)
+  log(`pre-filled in ${prefill.seconds.toFixed(1)} s (${Math.round(prefill.recordsPerSecond / 1000)}k records/s, ${Math.round(prefill.bytes / o.events)} B/record, ≈5000 records per request, one sender per partition group, up to 4 in flight, no compression, acks=all)`)
   const childArgs = ['--source', 'kafka', '--topic', topic, '--brokers', brokers.join(','), '--registry', registry]
   if (o.warmupEvents > 0) {
     await recreateTopic(kafka, warmupTopic, o.partitions)
