@@ -6,9 +6,18 @@
  * seeks them. When discovery adds partitions, the reader replaces its consumer (a new private
  * group) and seeks every partition to where fetching stopped.
  *
- * Fetching never blocks the task: kafkajs' eachBatch decodes records into a bounded buffer (and
- * waits, heart-beating, while it is full); pollNext drains it. Decoding is synchronous per record;
- * only a deserializer that returns a promise (a schema id seen for the first time) is awaited.
+ * Fetching never blocks the task: kafkajs' eachBatch decodes records into one queue per partition
+ * (and waits, heart-beating, while the reader holds `bufferSize` records and the partition at least
+ * its share of them); pollNext drains the queues round-robin. kafkajs hands over a fetch response
+ * partition by partition, a whole partition's backlog at once, so draining in arrival order would
+ * emit one partition to its end before the next: the per-partition watermark (a minimum) would be
+ * held back until the input ends. Batches of different partitions are handled concurrently, so a
+ * partition that waits for room does not keep the others' records out. Decoding is synchronous per
+ * record; only a deserializer that returns a promise (a schema id seen for the first time) is awaited.
+ *
+ * Every kafkajs client the reader makes (admin, consumers, discovery admins, the offset committer)
+ * is disconnected by close(), also one still connecting when close() is called: close() waits for
+ * start-up and discovery to stop (at their next step) and disconnects what they made.
  */
 import { randomUUID } from 'node:crypto'
 import { AssignerProtocol, Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type PartitionAssigner } from 'kafkajs'
@@ -20,6 +29,7 @@ import { isPromise, TOMBSTONE, type KafkaHeaders } from './kafka-record.ts'
 import type { KafkaSource, KafkaSplit, UnresolvedSplits } from './kafka-source.ts'
 import { OffsetCommitter, type CommitOffset } from './offset-committer.ts'
 import { describeTopics, discoverPartitions, parseSplitId, partitionOwner, splitIdOf } from './partition-discovery.ts'
+import { bounded, disconnectQuietly } from './sink-control-topic.ts'
 import { startOffsets, type StartFrom } from './start-offsets.ts'
 
 interface PartitionState<T> {
@@ -35,10 +45,16 @@ interface PartitionState<T> {
   released: boolean
   /** The split's output (per-partition watermarks), once created in pollNext. */
   output: ReaderOutput<T> | undefined
+  /** Fetched records not emitted yet, from `head` on. */
+  queue: (Buffered<T> | undefined)[]
+  head: number
+  /** Resolves the fetch of this partition waiting for room. */
+  drained: (() => void) | undefined
+  /** A batch of this partition is being queued: more of its records are on their way. */
+  fetching: boolean
 }
 
 interface Buffered<T> {
-  split: PartitionState<T>
   offset: number
   message: KafkaMessage
   result: DecodeResult<T>
@@ -48,6 +64,14 @@ type Restored = KafkaSplit | UnresolvedSplits
 
 /** Consecutive failed discoveries (retriable errors) before the job fails. */
 const MAX_DISCOVERY_FAILURES = 5
+
+/** How long close() waits for start-up or a discovery in progress to stop before disconnecting anyway. */
+const CLOSE_WAIT_MS = 30_000
+
+/** Thrown into start-up and discovery when the reader was closed under them. */
+class ReaderClosed extends Error {}
+
+type KafkaClient = { connect(): Promise<void>; disconnect(): Promise<void> }
 
 export class KafkaReader<T> implements SourceReader<T> {
   private readonly kafka: Kafka
@@ -59,6 +83,19 @@ export class KafkaReader<T> implements SourceReader<T> {
   private readonly groups: string[] = []
   /** This subtask's partitions, by split id. */
   private readonly owned = new Map<string, PartitionState<T>>()
+  /** The values of `owned`, in the order pollNext visits them. */
+  private partitions: PartitionState<T>[] = []
+  /** Where pollNext's round-robin starts next. */
+  private turn = 0
+  /** The partition the last poll stopped for (its queue empty while its batch is being queued). */
+  private waitingFor: PartitionState<T> | undefined
+  /** Records in the partitions' queues. */
+  private buffered = 0
+  /** Every kafkajs client made and not yet disconnected. */
+  private readonly clients = new Set<KafkaClient>()
+  private adminConnected = false
+  /** Start-up, then each discovery: what close() waits for. */
+  private work: Promise<void> = Promise.resolve()
   /** Every partition seen (in a restored checkpoint or by discovery), whoever owns it. */
   private readonly known = new Set<string>()
   /** Subtasks of the first start that had not resolved their partitions when checkpointed. */
@@ -66,12 +103,9 @@ export class KafkaReader<T> implements SourceReader<T> {
   private started = false
   /** Partitions whose split outputs pollNext must create. */
   private outputsPending = false
-  private buffer: (Buffered<T> | undefined)[] = []
-  private head = 0
   private readonly capacity: number
   private error: Error | undefined
   private notify: (() => void) | undefined
-  private drained: (() => void) | undefined
   private closed = false
   private readonly stopDiscovery = new AbortController()
   private readonly committer: OffsetCommitter | undefined
@@ -102,11 +136,11 @@ export class KafkaReader<T> implements SourceReader<T> {
       commitsFailed: m?.counter(METRIC.kafkaOffsetCommits, 'Offset commits of a Kafka source after checkpoints', { source: label, result: 'failed' }),
       discovered: m?.counter(METRIC.kafkaPartitionsDiscovered, 'Kafka partitions a source started reading after start-up', { source: label }),
     }
-    this.start().catch((e: unknown) => this.fail(e))
+    this.work = this.start().catch((e: unknown) => this.fail(e))
   }
 
   private fail(e: unknown): void {
-    if (this.closed || this.error) return
+    if (this.closed || this.error || e instanceof ReaderClosed) return
     this.error =
       e instanceof FluxionError
         ? e
@@ -120,6 +154,48 @@ export class KafkaReader<T> implements SourceReader<T> {
     n?.()
   }
 
+  // --- clients ------------------------------------------------------------------------------------
+
+  /**
+   * Connects a client the reader made, tracked until released. A client that finishes connecting
+   * after close() is disconnected at once (kafkajs completes a connect a disconnect raced with).
+   */
+  private async connect<C extends KafkaClient>(client: C): Promise<C> {
+    if (this.closed) throw new ReaderClosed()
+    this.clients.add(client)
+    try {
+      await client.connect()
+    } catch (e) {
+      await this.release(client)
+      throw e
+    }
+    if (this.closed) {
+      await this.release(client)
+      throw new ReaderClosed()
+    }
+    return client
+  }
+
+  /**
+   * Disconnects a client (bounded: a disconnect can hang while kafkajs reconnects). After close() it
+   * stays tracked: kafkajs reconnects a client that is used again (subscribe, fetching metadata), so
+   * close() disconnects every client once more when start-up and discovery have stopped.
+   */
+  private async release(client: KafkaClient): Promise<void> {
+    if (!this.closed) this.clients.delete(client)
+    await disconnectQuietly(client)
+  }
+
+  /** Throws ReaderClosed when close() was called: start-up and discovery stop at their next step. */
+  private checkOpen(): void {
+    if (this.closed) throw new ReaderClosed()
+  }
+
+  private setOwned(p: PartitionState<T>): void {
+    this.owned.set(p.id, p)
+    this.partitions = [...this.owned.values()]
+  }
+
   // --- assignment ---------------------------------------------------------------------------------
 
   private owns(topic: string, partition: number): boolean {
@@ -128,7 +204,8 @@ export class KafkaReader<T> implements SourceReader<T> {
 
   /** Step 1: restored splits (a union of every former subtask's), then the first discovery. */
   private async start(): Promise<void> {
-    await this.admin.connect()
+    await this.connect(this.admin)
+    this.adminConnected = true
     const from = new Map<string, number>()
     if (this.restored) {
       for (const s of this.restored) {
@@ -143,6 +220,7 @@ export class KafkaReader<T> implements SourceReader<T> {
       this.unresolved.push({ subtaskIndex: this.ctx.subtaskIndex, parallelism: this.ctx.parallelism })
     }
     const found = await discoverPartitions(this.admin, this.source.options.topics, this.restored === undefined)
+    this.checkOpen()
     const startFrom = this.source.options.startFrom ?? 'earliest'
     await this.addPartitions(found, (topic, partition) =>
       this.unresolved.some((u) => partitionOwner(topic, partition, u.parallelism) === u.subtaskIndex) ? startFrom : 'earliest',
@@ -150,22 +228,24 @@ export class KafkaReader<T> implements SourceReader<T> {
     for (const [id, offset] of from) {
       // A restored split whose topic is gone or no longer selected is not read.
       const { topic, partition } = parseSplitId(id)
-      if (found.get(topic)?.includes(partition)) this.owned.set(id, newPartition(topic, partition, offset))
+      if (found.get(topic)?.includes(partition)) this.setOwned(newPartition(topic, partition, offset))
     }
     if (this.source.bounded) {
       for (const topic of new Set([...this.owned.values()].map((p) => p.topic))) {
-        for (const o of await this.admin.fetchTopicOffsets(topic)) {
+        const ends = await this.admin.fetchTopicOffsets(topic)
+        this.checkOpen()
+        for (const o of ends) {
           const p = this.owned.get(splitIdOf(topic, o.partition))
           if (p) p.stop = Number(o.high)
         }
       }
     }
-    if (this.closed) return
+    this.checkOpen()
     await this.startConsumer()
     this.started = true
     this.outputsPending = true
     this.wake()
-    if (this.source.discoveryIntervalMs > 0) void this.discoverLoop()
+    if (this.source.discoveryIntervalMs > 0) this.work = this.discoverLoop()
   }
 
   /**
@@ -191,12 +271,13 @@ export class KafkaReader<T> implements SourceReader<T> {
     }
     for (const g of groups.values()) {
       const start = await startOffsets(admin, g.topic, g.partitions, g.from, this.source.options.groupId)
+      this.checkOpen()
       for (const [partition, offset] of start) offsets.set(splitIdOf(g.topic, partition), offset)
     }
     for (const [topic, partitions] of found) for (const partition of partitions) this.known.add(splitIdOf(topic, partition))
     for (const f of fresh) {
       const id = splitIdOf(f.topic, f.partition)
-      this.owned.set(id, newPartition(f.topic, f.partition, offsets.get(id)!))
+      this.setOwned(newPartition(f.topic, f.partition, offsets.get(id)!))
     }
     return fresh.length
   }
@@ -216,9 +297,8 @@ export class KafkaReader<T> implements SourceReader<T> {
         if ([...found].some(([topic, ps]) => ps.some((p) => !this.known.has(splitIdOf(topic, p)) && this.owns(topic, p)))) {
           // Partitions found after start begin at the earliest offset (Flink's behaviour). A fresh
           // admin client: kafkajs' cached metadata may not list the new partitions yet.
-          const fresh = this.kafka.admin()
-          await fresh.connect()
-          const added = await this.addPartitions(found, () => 'earliest', fresh).finally(() => fresh.disconnect().catch(() => {}))
+          const fresh = await this.connect(this.kafka.admin())
+          const added = await this.addPartitions(found, () => 'earliest', fresh).finally(() => this.release(fresh))
           this.counters.discovered?.inc(added)
           restartNeeded = true
         } else {
@@ -232,6 +312,7 @@ export class KafkaReader<T> implements SourceReader<T> {
         }
         failures = 0
       } catch (e) {
+        if (this.closed) return
         // A transient error (a new partition without a leader yet, a broker moving) is retried at
         // the next discovery. Persistent failures fail the job.
         if ((e as { retriable?: boolean }).retriable === true && ++failures < MAX_DISCOVERY_FAILURES) continue
@@ -248,7 +329,7 @@ export class KafkaReader<T> implements SourceReader<T> {
     const gen = ++this.generation
     const old = this.consumer
     this.consumer = undefined
-    if (old) await old.disconnect().catch(() => {})
+    if (old) await this.release(old)
     const toRead = [...this.owned.values()].filter((p) => p.stop === undefined || p.fetched < p.stop)
     if (toRead.length === 0 || this.closed) return
     const assignment: Record<string, number[]> = {}
@@ -265,16 +346,36 @@ export class KafkaReader<T> implements SourceReader<T> {
     consumer.on(consumer.events.CRASH, (e) => {
       if (!e.payload.restart && gen === this.generation) this.fail(e.payload.error)
     })
-    await consumer.connect()
+    await this.connect(consumer)
     await consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true })
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload, gen) })
+    // run() connects again if close() disconnected the consumer meanwhile: check first.
+    this.checkOpen()
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // One worker per partition: a partition waiting for room in its queue must not hold back the others.
+      partitionsConsumedConcurrently: toRead.length,
+      eachBatch: (payload) => this.onBatch(payload, gen),
+    })
     for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
-    if (this.closed) await consumer.disconnect().catch(() => {})
+    this.checkOpen()
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload, gen: number): Promise<void> {
-    const p = this.owned.get(splitIdOf(batch.topic, batch.partition))
+  private async onBatch(payload: EachBatchPayload, gen: number): Promise<void> {
+    const p = this.owned.get(splitIdOf(payload.batch.topic, payload.batch.partition))
     if (!p) return
+    p.fetching = true
+    try {
+      await this.queueBatch(p, payload, gen)
+    } finally {
+      p.fetching = false
+      // A poll that waited for this partition's records goes on without them.
+      if (this.notify) this.wake()
+    }
+  }
+
+  /** Decodes the records of a batch into the partition's queue, waiting while the reader is full. */
+  private async queueBatch(p: PartitionState<T>, { batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload, gen: number): Promise<void> {
     const { topic, partition, messages } = batch
     for (let i = 0; i < messages.length; i++) {
       if (gen !== this.generation || this.closed || this.error || !isRunning() || isStale()) return
@@ -288,11 +389,12 @@ export class KafkaReader<T> implements SourceReader<T> {
         pause()
         break
       }
-      while (this.buffer.length - this.head >= this.capacity) {
+      while (this.mustWait(p)) {
         await new Promise<void>((resolve) => {
-          this.drained = resolve
+          p.drained = resolve
           setTimeout(resolve, 1000)
         })
+        p.drained = undefined
         if (gen !== this.generation || this.closed) return
         await heartbeat()
       }
@@ -307,12 +409,22 @@ export class KafkaReader<T> implements SourceReader<T> {
         }
         if (gen !== this.generation || this.closed) return
       }
-      this.buffer.push({ split: p, offset, message: m, result })
+      p.queue.push({ offset, message: m, result })
+      this.buffered++
       p.fetched = offset + 1
       resolveOffset(m.offset)
       if (this.notify) this.wake()
     }
     await heartbeat()
+  }
+
+  /** The reader holds `bufferSize` records and this partition at least its share of them. */
+  private mustWait(p: PartitionState<T>): boolean {
+    return this.buffered >= this.capacity && p.queue.length - p.head >= this.fairShare()
+  }
+
+  private fairShare(): number {
+    return Math.max(1, Math.floor(this.capacity / Math.max(1, this.partitions.length)))
   }
 
   /** Awaits an asynchronous result; retries 'registry-unavailable' with backoff, then throws. */
@@ -343,36 +455,52 @@ export class KafkaReader<T> implements SourceReader<T> {
     if (this.error) throw this.error
     if (!this.started) return 'nothing'
     if (this.outputsPending) this.createOutputs(main)
-    const buffer = this.buffer
+    // Round-robin over the partitions, a slice of the budget each, so that their watermarks advance
+    // together. A partition whose queue is empty while its batch is still being queued is waited for
+    // (the records are in memory): the others must not run ahead of it.
+    const parts = this.partitions
+    const n = parts.length
+    const slice = Math.max(1, Math.floor(budget / Math.max(1, n)))
     let emitted = 0
-    while (emitted < budget && this.head < buffer.length) {
-      const r = buffer[this.head]!
-      buffer[this.head++] = undefined
-      const p = r.split
-      if (r.offset < p.next) continue // already emitted
-      const out = p.output ?? main
-      if (r.result.ok) {
-        out.collect(r.result.value, Number(r.message.timestamp))
-        emitted++
-      } else {
-        out.deadLetter(deadLetterOf(p, r))
+    const first = this.turn++ % Math.max(1, n)
+    this.waitingFor = undefined
+    rounds: while (emitted < budget && this.buffered > 0) {
+      for (let k = 0; k < n && emitted < budget; k++) {
+        const p = parts[(first + k) % n]
+        const queue = p.queue
+        if (p.head === queue.length) {
+          if (!p.fetching) continue
+          this.waitingFor = p
+          break rounds
+        }
+        const out = p.output ?? main
+        for (let taken = 0; taken < slice && emitted < budget && p.head < queue.length; taken++) {
+          const r = queue[p.head]!
+          queue[p.head++] = undefined
+          this.buffered--
+          if (r.offset < p.next) continue // already emitted
+          if (r.result.ok) {
+            out.collect(r.result.value, Number(r.message.timestamp))
+            emitted++
+          } else {
+            out.deadLetter(deadLetterOf(p, r))
+          }
+          p.next = r.offset + 1
+        }
+        if (p.head === queue.length) {
+          if (queue.length > 0) {
+            p.queue = []
+            p.head = 0
+          }
+        } else if (p.head > 4096) {
+          p.queue = queue.slice(p.head)
+          p.head = 0
+        }
+        if (p.drained && (this.buffered < this.capacity / 2 || p.queue.length - p.head < this.fairShare() / 2)) p.drained()
       }
-      p.next = r.offset + 1
-    }
-    if (this.head === buffer.length) {
-      this.buffer = []
-      this.head = 0
-    } else if (this.head > 4096) {
-      this.buffer = buffer.slice(this.head)
-      this.head = 0
-    }
-    if (this.buffer.length - this.head < this.capacity / 2) {
-      const d = this.drained
-      this.drained = undefined
-      d?.()
     }
     if (this.source.bounded && this.releaseFinished(main) === 0) return 'end'
-    return this.head < this.buffer.length ? 'more' : 'nothing'
+    return this.buffered > 0 && !this.waitingFor ? 'more' : 'nothing'
   }
 
   /** Split outputs for every partition, so that a partition without data holds back the watermark (until idle). */
@@ -380,6 +508,12 @@ export class KafkaReader<T> implements SourceReader<T> {
     this.outputsPending = false
     for (const p of this.owned.values()) if (!p.output && !p.released) p.output = main.createOutputForSplit?.(p.id)
     if (this.owned.size === 0) main.markIdle?.()
+  }
+
+  /** The last poll stopped for a partition whose records are still being queued, and none arrived since. */
+  private isWaiting(): boolean {
+    const p = this.waitingFor
+    return p !== undefined && p.fetching && p.head === p.queue.length
   }
 
   /** Bounded: releases partitions that reached their end; returns how many are still active. */
@@ -397,7 +531,7 @@ export class KafkaReader<T> implements SourceReader<T> {
   }
 
   isAvailable(): Promise<void> {
-    if (this.error || (this.started && (this.head < this.buffer.length || this.outputsPending))) return Promise.resolve()
+    if (this.error || (this.started && ((this.buffered > 0 && !this.isWaiting()) || this.outputsPending))) return Promise.resolve()
     if (this.started && this.source.bounded && [...this.owned.values()].every((p) => p.stop !== undefined && p.next >= p.stop)) return Promise.resolve()
     return new Promise((resolve) => (this.notify = resolve))
   }
@@ -429,23 +563,28 @@ export class KafkaReader<T> implements SourceReader<T> {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return
     this.closed = true
     this.stopDiscovery.abort()
-    this.drained?.()
+    for (const p of this.partitions) p.drained?.()
     try {
-      await this.consumer?.disconnect()
-      await this.commits
+      // Stop fetching now; then let start-up or a discovery in progress notice the close.
+      const consumer = this.consumer
+      if (consumer) await this.release(consumer)
+      await bounded(this.work, CLOSE_WAIT_MS, 'Kafka source start-up or discovery').catch(() => {})
+      await bounded(this.commits, CLOSE_WAIT_MS, 'offset commits').catch(() => {})
       await this.committer?.close()
-      if (this.groups.length > 0) await this.admin.deleteGroups(this.groups).catch(() => {})
-      await this.admin.disconnect()
-    } catch {
-      // close must not throw
+      if (this.groups.length > 0 && this.adminConnected) await bounded(this.admin.deleteGroups(this.groups), 5_000, 'deleting the private groups').catch(() => {})
+    } finally {
+      // Every client made, again (a connect that completes later disconnects itself).
+      await Promise.all([...this.clients].map((c) => disconnectQuietly(c)))
+      this.clients.clear()
     }
   }
 }
 
 function newPartition<T>(topic: string, partition: number, offset: number): PartitionState<T> {
-  return { id: splitIdOf(topic, partition), topic, partition, next: offset, fetched: offset, stop: undefined, released: false, output: undefined }
+  return { id: splitIdOf(topic, partition), topic, partition, next: offset, fetched: offset, stop: undefined, released: false, output: undefined, queue: [], head: 0, drained: undefined, fetching: false }
 }
 
 function deserializerFailed(e: unknown): DecodeResult<never> {

@@ -37,6 +37,7 @@ export interface CommitOffset {
 export class OffsetCommitter {
   private readonly cluster: Cluster
   private connected: Promise<void> | undefined
+  private closed = false
 
   constructor(
     kafka: Kafka,
@@ -47,9 +48,10 @@ export class OffsetCommitter {
     this.cluster = (kafka as unknown as Record<symbol, (o: object) => Cluster>)[create]({ allowAutoTopicCreation: false })
   }
 
-  /** Commits the offsets; rejects when the coordinator refuses any of them. Tries twice (the coordinator may move). */
+  /** Commits the offsets; rejects when the coordinator refuses any of them, or after close(). Tries twice (the coordinator may move). */
   async commit(offsets: readonly CommitOffset[]): Promise<void> {
     if (offsets.length === 0) return
+    if (this.closed) throw new Error('offset committer closed')
     const byTopic = new Map<string, { partition: number; offset: string }[]>()
     for (const o of offsets) {
       let list = byTopic.get(o.topic)
@@ -61,6 +63,11 @@ export class OffsetCommitter {
       try {
         this.connected ??= this.cluster.connect()
         await this.connected
+        // Closed while connecting: close() may have disconnected before the connect completed.
+        if (this.closed) {
+          await this.cluster.disconnect().catch(() => {})
+          throw new Error('offset committer closed')
+        }
         const coordinator = await this.cluster.findGroupCoordinator({ groupId: this.groupId })
         await coordinator.connect() // negotiates API versions (else kafkajs falls back to v0)
         const { responses } = await coordinator.offsetCommit({ groupId: this.groupId, groupGenerationId: -1, memberId: '', topics })
@@ -68,13 +75,15 @@ export class OffsetCommitter {
         if (failed.length > 0) throw new Error(`offset commit refused for ${failed.join(', ')}`)
         return
       } catch (e) {
-        if (attempt >= 2) throw e
+        if (attempt >= 2 || this.closed) throw e
         this.connected = undefined
       }
     }
   }
 
+  /** Disconnects; a commit still connecting disconnects once connected. Later commits reject. */
   async close(): Promise<void> {
+    this.closed = true
     if (this.connected) await this.cluster.disconnect().catch(() => {})
   }
 }
