@@ -169,7 +169,17 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
   }
 
   createCommitter(): Committer<KafkaEpoch> {
-    return { commit: (committables) => this.enqueue(() => this.commitWithRetries(committables)) }
+    return {
+      commit: (committables) => this.enqueue(() => this.commitWithRetries(committables)),
+      // Before a (re)start, once the restored checkpoint's epochs are committed: the epochs earlier
+      // attempts prepared beyond them are never committed. Forgetting them lets the producers go when
+      // the job ends (else a finished job waited for the grace time of close() to release them).
+      abortUncommitted: () =>
+        this.enqueue(async () => {
+          this.outstanding.clear()
+          this.fresh.clear()
+        }),
+    }
   }
 
   private enqueue<R>(work: () => Promise<R>): Promise<R> {

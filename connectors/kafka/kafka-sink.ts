@@ -18,6 +18,7 @@ import { FluxionError } from '../../engine/errors.ts'
 import type { Committer, PrecommittingSinkWriter, SinkJobContext, SinkWriterContext, TwoPhaseCommitSink } from '../../operators/sink.ts'
 import type { KafkaSerializer } from './avro-serde.ts'
 import { ExactlyOnceKafkaSink, type KafkaEpoch } from './exactly-once-kafka-sink.ts'
+import { disconnectQuietly } from './sink-control-topic.ts'
 
 export type DeliveryGuarantee = 'at-least-once' | 'exactly-once'
 
@@ -154,8 +155,8 @@ class AtLeastOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle> 
       },
       close: () => {
         flush()
-        const p = producer
-        void state.tail.catch(() => {}).finally(() => p?.disconnect().catch(() => {}))
+        // The producer as it is once the sends end (the last flush may be the one that creates it).
+        void state.tail.catch(() => {}).finally(() => producer && disconnectQuietly(producer))
         // A later writer of this instance would create its own entry; keep this one until committed.
       },
     }

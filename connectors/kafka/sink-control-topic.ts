@@ -44,8 +44,8 @@ export async function disconnectQuietly(client: { disconnect(): Promise<void> })
 /** Creates the control topic if it is missing (one partition, cleanup.policy=compact). */
 export async function ensureControlTopic(kafka: Kafka, topic: string): Promise<void> {
   const admin = kafka.admin()
-  await admin.connect()
   try {
+    await admin.connect()
     const existing = await admin.listTopics()
     if (existing.includes(topic)) return
     try {
