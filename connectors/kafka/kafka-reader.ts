@@ -336,7 +336,16 @@ export class KafkaReader<T> implements SourceReader<T> {
     for (const p of toRead) (assignment[p.topic] ??= []).push(p.partition)
     const groupId = `${this.groupBase}-g${gen}`
     this.groups.push(groupId)
-    const consumer = this.kafka.consumer({ groupId, partitionAssigners: [splitAssigner(assignment)], allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 })
+    const current = () => !this.closed && gen === this.generation
+    const consumer = this.kafka.consumer({
+      groupId,
+      partitionAssigners: [splitAssigner(assignment)],
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+      // kafkajs restarts a crashed consumer on a timer it sets after its own disconnect: a consumer
+      // of a closed reader (or a replaced one) must not come back.
+      retry: { retries: 5, restartOnFailure: async () => current() },
+    })
     this.consumer = consumer
     let joins = 0
     consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -344,7 +353,12 @@ export class KafkaReader<T> implements SourceReader<T> {
       if (joins++ > 0 && gen === this.generation) for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
     })
     consumer.on(consumer.events.CRASH, (e) => {
-      if (!e.payload.restart && gen === this.generation) this.fail(e.payload.error)
+      if (!e.payload.restart) {
+        if (current()) this.fail(e.payload.error)
+      } else if (!current()) {
+        // Closed between restartOnFailure and now: the restart timer is set right after this event.
+        setImmediate(() => void disconnectQuietly(consumer))
+      }
     })
     await this.connect(consumer)
     await consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true })

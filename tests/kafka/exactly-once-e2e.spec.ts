@@ -2,10 +2,11 @@
  * Exactly-once end to end with Kafka on both sides: a pre-filled input topic (several partitions) →
  * KafkaSource → keyed event-time windows → exactly-once KafkaSink, run as a child process
  * (tests/kafka/fixtures/kafka-eos-job.ts). A read_committed consumer of the output must see every
- * window result (and running count) of a plain reference computation exactly once:
+ * window result of a plain reference computation exactly once:
  *  - after the job is killed with SIGKILL at random moments and restarted from its latest checkpoint;
  *  - after the broker (a private one, not the shared 19092) is stopped (SIGTERM) in the middle of the
  *    run and started again.
+ * Every run that finished must exit by itself soon after (no Kafka client of a failed attempt left).
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
@@ -32,7 +33,12 @@ interface Run {
   signal: string | null
   stderr: string
   ms: number
+  /** From the job's "finished in" line to the process's exit (undefined if it never finished). */
+  exitAfterFinishMs: number | undefined
 }
+
+/** A finished job closes its Kafka clients: nothing keeps the process alive. */
+const EXIT_AFTER_FINISH_MS = 10_000
 
 /** Complete checkpoints under `chk` (directories chk-<n> with their metadata written). */
 function completeCheckpoints(chk: string): number[] {
@@ -53,13 +59,13 @@ function runJob(args: Record<string, string> & { chk: string }, killAfterCheckpo
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'topologies/run.ts', JOB, ...argv, '--restore', 'latest'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
-    let lingered = false
+    let finishedAt: number | undefined
     child.stderr.on('data', (d) => {
       stderr += String(d)
-      // The job finished but some Kafka client of a failed attempt keeps the process alive: stop it.
-      if (/job "[^"]+" finished in/.test(stderr) && !lingered) {
-        lingered = true
-        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 3_000).unref()
+      if (finishedAt === undefined && /job "[^"]+" finished in/.test(stderr)) {
+        finishedAt = Date.now()
+        // A process kept alive by a leaked client fails the test (exitAfterFinishMs) instead of hanging it.
+        setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), EXIT_AFTER_FINISH_MS).unref()
       }
     })
     const cleanup = () => void child.kill('SIGKILL')
@@ -75,8 +81,7 @@ function runJob(args: Record<string, string> & { chk: string }, killAfterCheckpo
       cleanups.delete(cleanup)
       clearInterval(watch)
       clearTimeout(killTimer)
-      const finished = /job "[^"]+" finished in/.test(stderr)
-      done({ code: finished && signal === 'SIGKILL' && !killTimer ? 0 : code, signal: finished && !killTimer ? null : signal, stderr, ms: Date.now() - started })
+      done({ code, signal, stderr, ms: Date.now() - started, exitAfterFinishMs: finishedAt === undefined ? undefined : Date.now() - finishedAt })
     })
   })
 }
@@ -112,7 +117,7 @@ async function prepareTopics(brokers: string[], n: number): Promise<{ input: str
 }
 
 const rowsOf = (records: { value: string }[]) => records.map((r) => JSON.parse(r.value) as OutputRow)
-const sortKey = (r: OutputRow) => (r.kind === 'window' ? `w:${r.key}:${r.start}:${r.count}:${r.sum}` : `c:${r.key}:${r.n}`)
+const sortKey = (r: OutputRow) => `w:${r.key}:${r.start}:${r.count}:${r.sum}`
 const sorted = (rows: OutputRow[]) => rows.map(sortKey).sort()
 
 /** Rows missing from `got` and rows too many in it (as multisets), for failure messages. */
@@ -122,7 +127,7 @@ function diff(got: OutputRow[], expected: OutputRow[]): string {
   for (const r of got) count.set(sortKey(r), (count.get(sortKey(r)) ?? 0) - 1)
   const missing = [...count].filter(([, c]) => c > 0).map(([k, c]) => `${k} x${c}`)
   const extra = [...count].filter(([, c]) => c < 0).map(([k, c]) => `${k} x${-c}`)
-  return `missing (w:key:start:count:sum or c:key:n): ${missing.slice(0, 20).join(', ') || 'none'}; extra: ${extra.slice(0, 20).join(', ') || 'none'}`
+  return `missing (w:key:start:count:sum): ${missing.slice(0, 20).join(', ') || 'none'}; extra: ${extra.slice(0, 20).join(', ') || 'none'}`
 }
 
 describe('exactly-once Kafka → windows → Kafka', () => {
@@ -131,7 +136,7 @@ describe('exactly-once Kafka → windows → Kafka', () => {
     const expected = expectedResults(n)
     const topics = await prepareTopics(kafkaBrokers(), n)
     const chk = mkdtempSync(join(tmpdir(), 'fluxion-eos-e2e-chk-'))
-    const args = { brokers: kafkaBrokers().join(','), input: topics.input, output: topics.output, prefix: topics.prefix, chk, pace: '50' }
+    const args = { brokers: kafkaBrokers().join(','), input: topics.input, output: topics.output, prefix: topics.prefix, chk, pace: '10' }
     try {
       let kills = 0
       let restores = 0
@@ -140,12 +145,14 @@ describe('exactly-once Kafka → windows → Kafka', () => {
         const r = await runJob(args, { killWithinMs: 3_000 })
         log.push(`run ${i}: ${r.signal ?? r.code} after ${r.ms} ms`)
         if (/restoring from checkpoint/.test(r.stderr)) restores++
+        expect(r.exitAfterFinishMs ?? 0, `run ${i} finished but did not exit\n${r.stderr}`).toBeLessThan(EXIT_AFTER_FINISH_MS)
         if (r.signal === 'SIGKILL') kills++
         else expect(r.code, r.stderr).toBe(0)
       }
       const last = await runJob(args)
       log.push(`last run: ${last.code} after ${last.ms} ms`)
       expect(last.code, last.stderr).toBe(0)
+      expect(last.exitAfterFinishMs, 'the last run must exit by itself once finished').toBeLessThan(EXIT_AFTER_FINISH_MS)
       if (/restoring from checkpoint/.test(last.stderr)) restores++
       expect(kills, log.join('\n')).toBeGreaterThan(0)
       expect(restores, `some run must have resumed from a checkpoint of a killed one\n${log.join('\n')}`).toBeGreaterThan(0)
@@ -153,11 +160,11 @@ describe('exactly-once Kafka → windows → Kafka', () => {
       const got = rowsOf(await readTopic(kafkaBrokers(), topics.output, expected.length))
       expect(got.length, `${log.join('\n')}\n${diff(got, expected)}`).toBe(expected.length)
       expect(sorted(got)).toEqual(sorted(expected))
-      // The premise of the test: output was committed checkpoint by checkpoint (the kills fell between
-      // commits), not all at the end.
+      // The premise of the test: window results were committed checkpoint by checkpoint (the kills fell
+      // between commits), not all at the end: the source's watermark advances while it reads.
       const control = await readTopic(kafkaBrokers(), `${topics.prefix}.control`, 1)
       const epochs = new Set(control.filter((r) => !r.key!.endsWith('/probe')).map((r) => r.key!.split('/').pop()))
-      expect(epochs.size, [...epochs].join(',')).toBeGreaterThan(3)
+      expect(epochs.size, `epochs with window results: ${[...epochs].join(',')}\n${log.join('\n')}`).toBeGreaterThan(3)
     } finally {
       await topics.drop()
     }
@@ -195,6 +202,7 @@ describe('exactly-once Kafka → windows → Kafka', () => {
       for (let i = 0; i < 2 && r.code !== 0; i++) runs.push((r = await runJob(args)))
       console.log(`[broker restart] ${runs.map((x) => `exit ${x.signal ?? x.code} after ${x.ms} ms, ${(x.stderr.match(/restart \d+ in/g) ?? []).length} in-process restarts`).join('; ')}`)
       expect(r.code, r.stderr).toBe(0)
+      for (const x of runs) if (x.exitAfterFinishMs !== undefined) expect(x.exitAfterFinishMs, `a finished run did not exit by itself\n${x.stderr}`).toBeLessThan(EXIT_AFTER_FINISH_MS)
       const got = rowsOf(await readTopic(broker.brokers, topics.output, expected.length))
       expect(got.length, diff(got, expected)).toBe(expected.length)
       expect(sorted(got)).toEqual(sorted(expected))
