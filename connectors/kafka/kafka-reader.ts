@@ -77,6 +77,8 @@ export class KafkaReader<T> implements SourceReader<T> {
   private readonly kafka: Kafka
   private readonly admin: Admin
   private consumer: Consumer | undefined
+  /** The consumer while it connects, subscribes and runs (see startRun). */
+  private consumerStarting: Consumer | undefined
   /** Consumer generation: batches of a replaced consumer are dropped. */
   private generation = 0
   private readonly groupBase: string
@@ -360,6 +362,22 @@ export class KafkaReader<T> implements SourceReader<T> {
         setImmediate(() => void disconnectQuietly(consumer))
       }
     })
+    this.consumerStarting = consumer
+    try {
+      await this.startRun(consumer, assignment, toRead.length, gen)
+    } finally {
+      this.consumerStarting = undefined
+    }
+    for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
+    this.checkOpen()
+  }
+
+  /**
+   * Connects, subscribes and runs the consumer. close() does not disconnect a consumer in here (a
+   * kafkajs runner stopped while it joins its group may fetch on, reconnecting): it waits for this
+   * to return, then disconnects.
+   */
+  private async startRun(consumer: Consumer, assignment: Record<string, number[]>, partitions: number, gen: number): Promise<void> {
     await this.connect(consumer)
     await consumer.subscribe({ topics: Object.keys(assignment), fromBeginning: true })
     // run() connects again if close() disconnected the consumer meanwhile: check first.
@@ -368,11 +386,9 @@ export class KafkaReader<T> implements SourceReader<T> {
       autoCommit: false,
       eachBatchAutoResolve: false,
       // One worker per partition: a partition waiting for room in its queue must not hold back the others.
-      partitionsConsumedConcurrently: toRead.length,
+      partitionsConsumedConcurrently: partitions,
       eachBatch: (payload) => this.onBatch(payload, gen),
     })
-    for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
-    this.checkOpen()
   }
 
   private async onBatch(payload: EachBatchPayload, gen: number): Promise<void> {
@@ -584,7 +600,7 @@ export class KafkaReader<T> implements SourceReader<T> {
     try {
       // Stop fetching now; then let start-up or a discovery in progress notice the close.
       const consumer = this.consumer
-      if (consumer) await this.release(consumer)
+      if (consumer && consumer !== this.consumerStarting) await this.release(consumer)
       await bounded(this.work, CLOSE_WAIT_MS, 'Kafka source start-up or discovery').catch(() => {})
       await bounded(this.commits, CLOSE_WAIT_MS, 'offset commits').catch(() => {})
       await this.committer?.close()
