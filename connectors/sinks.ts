@@ -24,16 +24,7 @@ export class CollectSink<T> implements TwoPhaseCommitSink<T, CollectedEpoch<T>> 
   constructor(readonly target: T[]) {}
 
   createWriter(ctx: SinkWriterContext): PrecommittingSinkWriter<T, CollectedEpoch<T>> {
-    const writerId = `${this.instance}.${ctx.subtaskIndex}.${this.nextWriter++}`
-    let records: T[] = []
-    return {
-      write: (value) => void records.push(value),
-      prepareCommit(epoch) {
-        const out = [{ id: `${writerId}.${epoch}`, records }]
-        records = []
-        return out
-      },
-    }
+    return epochBufferingWriter<T>(`${this.instance}.${ctx.subtaskIndex}.${this.nextWriter++}`)
   }
 
   createCommitter(): Committer<CollectedEpoch<T>> {
@@ -49,7 +40,23 @@ export class CollectSink<T> implements TwoPhaseCommitSink<T, CollectedEpoch<T>> 
   }
 }
 
-interface CollectedEpoch<T> {
+/**
+ * A writer that holds the records of each checkpoint epoch and hands them over at prepareCommit as
+ * one epoch whose id (`<writerId>.<checkpoint id>`) is unique, so committing it twice is detectable.
+ */
+export function epochBufferingWriter<T>(writerId: string): PrecommittingSinkWriter<T, CollectedEpoch<T>> {
+  let records: T[] = []
+  return {
+    write: (value) => void records.push(value),
+    prepareCommit(epoch) {
+      const out = [{ id: `${writerId}.${epoch}`, records }]
+      records = []
+      return out
+    },
+  }
+}
+
+export interface CollectedEpoch<T> {
   id: string
   records: T[]
 }

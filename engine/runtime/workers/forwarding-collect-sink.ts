@@ -5,12 +5,10 @@
  * worker, so the main sink's commits stay idempotent across restarts (a restored checkpoint's
  * epochs are committed once, new epochs never collide with old ones).
  */
+import { epochBufferingWriter, type CollectedEpoch as Epoch } from '../../../connectors/sinks.ts'
 import type { Committer, PrecommittingSinkWriter, SinkWriterContext, TwoPhaseCommitSink } from '../../../operators/sink.ts'
 
-interface CollectedEpoch {
-  id: string
-  records: unknown[]
-}
+type CollectedEpoch = Epoch<unknown>
 
 export class ForwardingCollectSink implements TwoPhaseCommitSink<unknown, CollectedEpoch> {
   readonly name = 'collect'
@@ -25,16 +23,7 @@ export class ForwardingCollectSink implements TwoPhaseCommitSink<unknown, Collec
   ) {}
 
   createWriter(ctx: SinkWriterContext): PrecommittingSinkWriter<unknown, CollectedEpoch> {
-    const writerId = `${this.idPrefix}.${ctx.subtaskIndex}.${this.nextWriter++}`
-    let records: unknown[] = []
-    return {
-      write: (value) => void records.push(value),
-      prepareCommit(epoch) {
-        const out = [{ id: `${writerId}.${epoch}`, records }]
-        records = []
-        return out
-      },
-    }
+    return epochBufferingWriter<unknown>(`${this.idPrefix}.${ctx.subtaskIndex}.${this.nextWriter++}`)
   }
 
   createCommitter(): Committer<CollectedEpoch> {
