@@ -604,14 +604,36 @@ export class KafkaReader<T> implements SourceReader<T> {
       await bounded(this.work, CLOSE_WAIT_MS, 'Kafka source start-up or discovery').catch(() => {})
       await bounded(this.commits, CLOSE_WAIT_MS, 'offset commits').catch(() => {})
       await this.committer?.close()
-      if (this.groups.length > 0 && this.adminConnected) await bounded(this.admin.deleteGroups(this.groups), 5_000, 'deleting the private groups').catch(() => {})
+      if (this.groups.length > 0 && this.adminConnected) await this.deletePrivateGroups()
     } finally {
       // Every client made, again (a connect that completes later disconnects itself).
       await Promise.all([...this.clients].map((c) => disconnectQuietly(c)))
       this.clients.clear()
     }
   }
+
+  /**
+   * Deletes the job-private consumer groups (best effort). Its own admin with few retries: kafkajs'
+   * retrier cannot be cancelled, and a call abandoned after a timeout (e.g. "failed to find group
+   * coordinator" after a broker restart) would reconnect a disconnected admin and keep the process
+   * alive. This admin is disconnected whenever the call settles, also after close() stopped waiting.
+   */
+  private async deletePrivateGroups(): Promise<void> {
+    const cleaner = this.kafka.admin({ retry: GROUP_CLEANUP_RETRY })
+    const work = (async () => {
+      try {
+        await cleaner.connect()
+        await cleaner.deleteGroups(this.groups)
+      } finally {
+        await disconnectQuietly(cleaner)
+      }
+    })()
+    await bounded(work, 5_000, 'deleting the private groups').catch(() => {})
+  }
 }
+
+/** Retries of the admin that deletes the private groups at close: few, so the call settles soon. */
+const GROUP_CLEANUP_RETRY = { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 }
 
 function newPartition<T>(topic: string, partition: number, offset: number): PartitionState<T> {
   return { id: splitIdOf(topic, partition), topic, partition, next: offset, fetched: offset, stop: undefined, released: false, output: undefined, queue: [], head: 0, drained: undefined, fetching: false }
