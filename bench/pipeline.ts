@@ -12,16 +12,13 @@
  * threads; elapsed time runs from when every worker has deployed its subtasks (start-up excluded)
  * to the end of the job, and there are no latency samples.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
-import { findSourceMap } from 'node:module'
 import { loadavg } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadJob } from '../index.ts'
 import { pipelineByName, PIPELINES, type PipelineOutcome } from './pipelines.ts'
 import { RESULT_PREFIX, type RunResult } from './result.ts'
 import { quantile, round } from './stats.ts'
+import { writeSourceMaps } from './source-maps.ts'
 
 const MB = 1024 * 1024
 
@@ -93,30 +90,6 @@ async function main(): Promise<void> {
   }
   if (values['source-maps-out'] !== undefined) writeSourceMaps(values['source-maps-out'])
   process.stdout.write(RESULT_PREFIX + JSON.stringify(result) + '\n')
-}
-
-/**
- * tsx compiles each .ts file to a single line of JavaScript, so CPU profiles point at columns of
- * that line. This saves { url: source map } for every repo module that was loaded (needs
- * --enable-source-maps), so bench/profile-summary.ts can print .ts line numbers.
- */
-function writeSourceMaps(path: string): void {
-  const root = fileURLToPath(new URL('..', import.meta.url))
-  const maps: Record<string, unknown> = {}
-  const files = [join(root, 'index.ts')]
-  for (const dir of ['engine', 'operators', 'state', 'connectors', 'serving', 'bench']) {
-    const abs = join(root, dir)
-    if (!existsSync(abs)) continue
-    for (const f of readdirSync(abs, { recursive: true, encoding: 'utf8' })) if (f.endsWith('.ts') && !f.includes('node_modules')) files.push(join(abs, f))
-  }
-  for (const file of files) {
-    const url = pathToFileURL(file).href
-    const map = findSourceMap(url) ?? findSourceMap(file)
-    if (!map) continue
-    const { version, sources, names, mappings } = map.payload
-    maps[url] = { version, sources, names, mappings }
-  }
-  writeFileSync(path, JSON.stringify(maps))
 }
 
 /** The pipeline as a job module on worker threads; timed from when every worker is deployed. */

@@ -21,11 +21,9 @@
  *    execute() to the first record at the keyed function, and to the end of the job (a bounded
  *    probe source reads --probes keys back and checks them).
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { findSourceMap } from 'node:module'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { unframe } from '../engine/checkpoint/state-file.ts'
 import { StreamExecutionEnvironment, type CheckpointStats, type JobClient } from '../index.ts'
@@ -43,6 +41,7 @@ import {
   type Backend,
 } from './state-jobs.ts'
 import { quantile, round } from './stats.ts'
+import { writeSourceMaps } from './source-maps.ts'
 
 const MB = 1024 * 1024
 /** A checkpoint interval long enough that no periodic checkpoint happens (build: only the savepoint). */
@@ -335,26 +334,6 @@ async function main(): Promise<void> {
   }
   if (args['source-maps-out'] !== undefined) writeSourceMaps(args['source-maps-out'])
   process.stdout.write(RESULT_PREFIX + JSON.stringify(result) + '\n')
-}
-
-/** As bench/pipeline.ts: the source maps of the loaded repo modules, for bench/profile-summary.ts. */
-function writeSourceMaps(path: string): void {
-  const root = fileURLToPath(new URL('..', import.meta.url))
-  const maps: Record<string, unknown> = {}
-  const files = [join(root, 'index.ts')]
-  for (const dir of ['engine', 'operators', 'state', 'connectors', 'bench']) {
-    const abs = join(root, dir)
-    if (!existsSync(abs)) continue
-    for (const f of readdirSync(abs, { recursive: true, encoding: 'utf8' })) if (f.endsWith('.ts') && !f.includes('node_modules')) files.push(join(abs, f))
-  }
-  for (const file of files) {
-    const url = pathToFileURL(file).href
-    const map = findSourceMap(url) ?? findSourceMap(file)
-    if (!map) continue
-    const { version, sources, names, mappings } = map.payload
-    maps[url] = { version, sources, names, mappings }
-  }
-  writeFileSync(path, JSON.stringify(maps))
 }
 
 function hrtimeUs(): number {
