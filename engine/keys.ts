@@ -102,12 +102,20 @@ export function murmur3String(s: string, seed = 0): number {
       }
     }
   }
-  if (shift > 0) {
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, 0x1b873593)
-    h ^= k
-  }
+  if (shift > 0) h = mixTail(h, k)
+  return finalMix(h, length)
+}
+
+/** murmur3_32: mixes the last, partial block (1–3 bytes, little-endian in `k`) into `h`. */
+function mixTail(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  k = Math.imul(k, 0x1b873593)
+  return h ^ k
+}
+
+/** murmur3_32: the final avalanche over the hash of `length` bytes. */
+function finalMix(h: number, length: number): number {
   h ^= length
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
@@ -175,18 +183,9 @@ export function murmur3SafeInteger(n: number): number {
   if (i < length) {
     let k = 0
     for (let shift = 0; i < length; i++, shift += 8) k |= bytes[i] << shift
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, 0x1b873593)
-    h ^= k
+    h = mixTail(h, k)
   }
-  h ^= length
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return finalMix(h, length)
 }
 
 /** The subtask (0-based) that owns key group `keyGroup` at parallelism `parallelism`. */
