@@ -209,7 +209,7 @@ describe('failures inside the checkpoint protocol', () => {
   })
 
   it('a corrupt or truncated checkpoint file fails its restore clearly and the previous checkpoint is used', async () => {
-    const { readdirSync, truncateSync, writeFileSync } = await import('node:fs')
+    const { existsSync, readdirSync, truncateSync, writeFileSync } = await import('node:fs')
     const { CollectSink, FluxionError } = await import('../../index.ts')
     const dir = mkdtempSync(join(tmpdir(), 'fluxion-corrupt-'))
     const count = 6_000
@@ -224,11 +224,16 @@ describe('failures inside the checkpoint protocol', () => {
       }),
     ).sinkTo(new CollectSink(first))
     await expect(env1.execute('corrupt', quiet)).rejects.toThrow(/injected/)
-    const ids = readdirSync(dir).filter((d) => /^chk-\d+$/.test(d)).map((d) => Number(d.slice(4))).sort((a, b) => b - a)
+    // Complete checkpoints only: the failure may leave the directory of one still in progress.
+    const ids = readdirSync(dir)
+      .filter((d) => /^chk-\d+$/.test(d) && existsSync(join(dir, d, '_metadata')))
+      .map((d) => Number(d.slice(4)))
+      .sort((a, b) => b - a)
     expect(ids.length).toBeGreaterThanOrEqual(2)
     // Damage the newest checkpoint: truncate one state file, corrupt another's bytes.
     const newest = join(dir, `chk-${ids[0]}`)
     const files = readdirSync(newest).filter((f) => f.endsWith('.state'))
+    expect(files.length, `state files in ${newest}`).toBeGreaterThan(0)
     truncateSync(join(newest, files[0]), 20)
     if (files[1]) writeFileSync(join(newest, files[1]), 'garbage')
     const { LocalCheckpointStorage } = await import('../../engine/checkpoint/storage.ts')
