@@ -9,6 +9,7 @@
 import { FluxionError, userFunctionFailed } from './errors.ts'
 import type { Output } from './output.ts'
 import type { Clock } from './time.ts'
+import type { NamespaceIdentity } from './timer-queue.ts'
 import { InternalTimerService, type Timer, type TimerServiceSnapshot } from './timers.ts'
 import type { KeyedStateBackend, KeyedStateSnapshot, Namespace } from '../state/backend.ts'
 
@@ -124,10 +125,14 @@ export abstract class StreamOperator<IN, OUT> {
    * Returns the named timer service of this operator (keyed operators only), created on first use.
    * Fired timers call `target` with the timer's key set on the backend.
    */
-  protected getTimerService<N>(name: string, target: { onEventTime(t: Timer<N>): void; onProcessingTime(t: Timer<N>): void }, namespaceKey: (ns: N) => Namespace): InternalTimerService<N> {
+  protected getTimerService<N>(
+    name: string,
+    target: { onEventTime(t: Timer<N>): void; onProcessingTime(t: Timer<N>): void },
+    namespaces: ((ns: N) => Namespace) | NamespaceIdentity<N>,
+  ): InternalTimerService<N> {
     let service = this.timerServices.get(name)
     if (!service) {
-      service = new InternalTimerService<N>(this.keyedBackend(), target, namespaceKey)
+      service = new InternalTimerService<N>(this.keyedBackend(), target, namespaces)
       this.timerServices.set(name, service)
     }
     return service

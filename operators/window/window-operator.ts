@@ -65,9 +65,6 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private timers!: InternalTimerService<TimeWindow>
   private backend!: KeyedStateBackend
   private sessions: InternalValueState<readonly Session[]> | undefined
-  /** Timer namespaces of the last two windows asked for (merging assigners build strings). */
-  private lastTimerWindows: [TimeWindow | undefined, TimeWindow | undefined] = [undefined, undefined]
-  private lastTimerKeys: [Namespace, Namespace] = ['', '']
   private readonly assigner: WindowAssigner<IN>
   private readonly trigger: Trigger<IN>
   private readonly contents: WindowContents<IN, R>
@@ -115,7 +112,9 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
 
   override open(): void {
     this.backend = this.keyedBackend()
-    this.timers = this.getTimerService<TimeWindow>('window-timers', this, this.assigner.merging ? (w) => this.cachedTimerKey(w) : (w) => this.assigner.namespaceOf(w))
+    // Timers tell windows apart by start and end (no namespace string per session window); the
+    // assigner's name of a window is needed only when one key has several windows' timers at one time.
+    this.timers = this.getTimerService<TimeWindow>('window-timers', this, { key: (w) => this.assigner.namespaceOf(w), equals: sameWindow })
     this.contents.open(this.backend)
     if (this.assigner.merging) {
       if (!(this.trigger.canMerge?.() ?? false)) {
@@ -123,24 +122,6 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
       }
       this.sessions = this.backend.getValueState(new ValueStateDescriptor<readonly Session[]>('session-windows'))
     }
-  }
-
-  /**
-   * The assigner's namespace of a session window, for its timers. Merging a session touches the
-   * timers of the same two windows several times in a row; remembering the last two by identity
-   * builds each window's key once.
-   */
-  private cachedTimerKey(w: TimeWindow): Namespace {
-    const ws = this.lastTimerWindows
-    const ks = this.lastTimerKeys
-    if (ws[0] === w) return ks[0]
-    if (ws[1] === w) return ks[1]
-    const key = this.assigner.namespaceOf(w)
-    ws[1] = ws[0]
-    ks[1] = ks[0]
-    ws[0] = w
-    ks[0] = key
-    return key
   }
 
   processElement(value: IN, timestamp: number): void {
@@ -217,10 +198,9 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
       } else if (count === 1 && sessions[first].window.start === start && sessions[first].window.end === end) {
         session = sessions[first] // inside an existing session: nothing changes
       } else {
-        const overlapping = sessions.slice(first, first + count)
         // The earliest session's contents stay where they are; the others' are folded into them.
-        session = { window: { start, end }, state: overlapping[0].state }
-        this.mergeWindows(session, overlapping)
+        session = { window: { start, end }, state: sessions[first].state }
+        this.mergeWindows(session, sessions, first, count)
         sessions = withSession(sessions, first, count, session)
         changed = true
         merged = true
@@ -241,29 +221,39 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   }
 
   /**
-   * Flink's merge callback: the trigger merges into `target`, the merged windows' triggers and
-   * cleanup timers are cleared, and their contents are folded into the target's state window.
+   * Flink's merge callback: the trigger merges into `target`, the merged windows (`sessions[first]`
+   * … `sessions[first + count - 1]`) have their triggers and cleanup timers cleared, and their
+   * contents are folded into the target's state window (that of the first one).
    */
-  private mergeWindows(target: Session, merged: readonly Session[]): void {
-    const mergedWindows = merged.map((m) => m.window)
+  private mergeWindows(target: Session, sessions: readonly Session[], first: number, count: number): void {
+    const mergedWindows: TimeWindow[] = []
+    for (let i = first; i < first + count; i++) mergedWindows.push(sessions[i].window)
     const window = target.window
     this.triggerWindow = window
     this.mergedWindows = mergedWindows
     this.isNewWindow = true
-    this.callTrigger(() => this.trigger.onMerge?.(window, this.triggerCtx))
-    this.isNewWindow = false
-    for (const m of mergedWindows) {
-      this.triggerWindow = m
-      this.callTrigger(() => this.trigger.clear(m, this.triggerCtx))
-      this.deleteCleanupTimer(m)
+    try {
+      this.trigger.onMerge?.(window, this.triggerCtx)
+      this.isNewWindow = false
+      for (const m of mergedWindows) {
+        this.triggerWindow = m
+        this.trigger.clear(m, this.triggerCtx)
+        this.deleteCleanupTimer(m)
+      }
+    } catch (e) {
+      throw this.userError(e)
+    } finally {
+      this.isNewWindow = false
     }
-    const sources: Namespace[] = []
-    for (const m of merged) if (m.state !== target.state) sources.push(m.state)
-    if (sources.length > 0) {
-      try {
-        this.contents.merge(target.state, sources)
-      } catch (e) {
-        throw this.userError(e)
+    if (count > 1) {
+      const sources: Namespace[] = []
+      for (let i = first + 1; i < first + count; i++) if (sessions[i].state !== target.state) sources.push(sessions[i].state)
+      if (sources.length > 0) {
+        try {
+          this.contents.merge(target.state, sources)
+        } catch (e) {
+          throw this.userError(e)
+        }
       }
     }
     this.mergedWindows = []
