@@ -41,7 +41,10 @@ export interface Sink<T> {
 }
 
 export interface PrecommittingSinkWriter<T, C> extends SinkWriter<T> {
-  /** Closes the output written since the previous call and returns what `commit` needs. */
+  /**
+   * Closes the output written since the previous call and returns what `commit` needs. The
+   * committables are immutable from then on: checkpoints keep references to them, not copies.
+   */
   prepareCommit(checkpointId: number): C[]
 }
 
@@ -118,8 +121,9 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
     } catch (e) {
       throw this.sinkError('prepare a commit', e)
     }
-    const state: SinkOperatorState = { pending: [...this.pending] }
-    return structuredClone(state)
+    // Committables are immutable once prepared (see prepareCommit), so a shallow copy is a snapshot.
+    const state: SinkOperatorState = { pending: [...this.pending].map(([id, committables]) => [id, [...committables]]) }
+    return state
   }
 
   protected override restoreOperatorState(): void {

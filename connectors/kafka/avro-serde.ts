@@ -38,6 +38,13 @@ export interface KafkaDeserializer<T> {
 /** Turns a T into the bytes of a Kafka record value. May be async (schema registration). */
 export interface KafkaSerializer<T> {
   serialize(value: T, topic: string): Buffer | Promise<Buffer>
+  /**
+   * Optional fast path (KafkaSink serializes at write time with it): writes the value's bytes into
+   * `buf` at `pos` and returns the end position, or a negative number (−bytes missing) when `buf` is
+   * too small, or undefined when it cannot serialize synchronously yet (the sink then keeps the value
+   * and calls `serialize` when it sends). Must write exactly what `serialize` returns.
+   */
+  encodeInto?(value: T, topic: string, buf: Buffer, pos: number): number | undefined
 }
 
 const MAGIC_BYTE = 0
@@ -149,6 +156,10 @@ export class AvroSerializer<T> implements KafkaSerializer<T> {
   private readonly schemaText: string
   private readonly subject: (topic: string) => string
   private readonly ids = new Map<string, Promise<number>>()
+  /** Ids known by subject: serializing with them is synchronous. */
+  private readonly knownIds = new Map<string, number>()
+  private lastTopic: string | undefined
+  private lastSubject = ''
 
   constructor(private readonly opts: AvroSerdeOptions) {
     this.registry = registryOf(opts.registry, opts.registryTimeoutMs)
@@ -166,7 +177,10 @@ export class AvroSerializer<T> implements KafkaSerializer<T> {
         this.opts.register === false
           ? this.registry.getLatestSchemaId(subject)
           : this.registry.register({ type: SchemaType.AVRO, schema: this.schemaText }, { subject }).then((r) => r.id)
-      id.catch(() => this.ids.delete(subject))
+      id.then(
+        (known) => this.knownIds.set(subject, known),
+        () => this.ids.delete(subject),
+      )
       this.ids.set(subject, id)
     }
     return id
@@ -182,8 +196,33 @@ export class AvroSerializer<T> implements KafkaSerializer<T> {
     return out
   }
 
-  async serialize(value: T, topic: string): Promise<Buffer> {
-    return this.encodeWithId(await this.schemaId(topic), value)
+  /** The schema id for `topic` if already known (one look-up per record, so the last topic is remembered). */
+  private knownId(topic: string): number | undefined {
+    if (topic !== this.lastTopic) {
+      this.lastTopic = topic
+      this.lastSubject = this.subject(topic)
+    }
+    return this.knownIds.get(this.lastSubject)
+  }
+
+  /** Synchronous once the subject's schema id is known (after the first call for the topic). */
+  serialize(value: T, topic: string): Buffer | Promise<Buffer> {
+    const id = this.knownId(topic)
+    if (id !== undefined) return this.encodeWithId(id, value)
+    return this.schemaId(topic).then((known) => this.encodeWithId(known, value))
+  }
+
+  /** Magic byte, schema id and Avro body written straight into `buf` (no intermediate buffer). Starts the id look-up when it is unknown. */
+  encodeInto(value: T, topic: string, buf: Buffer, pos: number): number | undefined {
+    const id = this.knownId(topic)
+    if (id === undefined) {
+      void this.schemaId(topic).catch(() => {}) // failures surface from serialize() when the sink sends
+      return undefined
+    }
+    if (pos + 5 > buf.length) return buf.length - (pos + 5) - 64
+    buf[pos] = MAGIC_BYTE
+    buf.writeInt32BE(id, pos + 1)
+    return this.type.encode(value, buf, pos + 5)
   }
 }
 
@@ -244,7 +283,11 @@ export class AvroDeserializer<T> implements KafkaDeserializer<T> {
   private decode(bytes: Buffer, id: number, res: DecodeResult<avro.Resolver>): DecodeResult<T> {
     if (!res.ok) return res
     try {
-      return { ok: true, value: this.readerType.fromBuffer(bytes.subarray(5), res.value) as T }
+      // decode() at offset 5 reads in place (no view of the body per record); it reports, not throws, a short buffer.
+      const { value, offset } = this.readerType.decode(bytes, 5, res.value)
+      if (offset < 0) throw new Error('truncated buffer')
+      if (offset < bytes.length) throw new Error('trailing data')
+      return { ok: true, value: value as T }
     } catch (e) {
       return { ok: false, kind: 'undecodable', error: `cannot decode Avro with schema id ${id}: ${message(e)}` }
     }

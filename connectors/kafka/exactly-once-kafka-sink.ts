@@ -2,9 +2,10 @@
  * KafkaSink, exactly-once (DESIGN.md §5). kafkajs cannot resume a prepared transaction after a
  * restart, so an epoch's output is not sent to Kafka before its checkpoint completes:
  *
- *  - write: records (value, and the key, partition and headers chosen for them) are buffered;
+ *  - write: records are serialized (with the key, partition and headers chosen for them) into one
+ *    buffer (sink-buffer.ts; kept as values only while the serializer cannot serialize synchronously);
  *  - prepare (barrier n): the buffer becomes the committable `KafkaEpoch` {subtask, epoch n, token,
- *    records}; it is stored in checkpoint n as pending sink state;
+ *    batch}; it is stored in checkpoint n as pending sink state (one buffer: cheap to checkpoint);
  *  - commit (checkpoint n complete): the epoch's records are published in ONE Kafka transaction
  *    together with a control record `<prefix>/<subtask>/<n>` → token in the compacted control
  *    topic, so the records and "epoch n is published" become visible atomically;
@@ -23,19 +24,12 @@
  * FLX_KAFKA_PRODUCER_FENCED and is not retried.
  */
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel, Partitioners, type IHeaders, type Message, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
 import { FluxionError } from '../../engine/errors.ts'
 import type { Committer, PrecommittingSinkWriter, SinkJobContext, SinkWriterContext, TwoPhaseCommitSink } from '../../operators/sink.ts'
 import type { KafkaSinkOptions } from './kafka-sink.ts'
 import { bounded, controlKey, disconnectQuietly, ensureControlTopic, readCommittedEpochs } from './sink-control-topic.ts'
-
-/** One record of an epoch, with the key, partition and headers chosen at write time. */
-export interface PendingKafkaRecord {
-  value: unknown
-  key?: string | Uint8Array | null
-  partition?: number
-  headers?: IHeaders
-}
+import { batchSize, messageChunks, SerializeFailure, SinkBuffer, type PendingBatch, type PendingKafkaRecord } from './sink-buffer.ts'
 
 /** The committable of the exactly-once sink: one subtask's output of one checkpoint epoch. */
 export interface KafkaEpoch {
@@ -44,11 +38,15 @@ export interface KafkaEpoch {
   epoch: number
   /** Identifies this preparation of the epoch; the control record carries it. */
   token: string
-  records: PendingKafkaRecord[]
+  batch: PendingBatch
+  /** The format of checkpoints taken before `batch` existed: records kept as values. */
+  records?: PendingKafkaRecord[]
 }
 
-/** A serializer failed: bad data, retrying does not help. */
-class SerializeFailure extends Error {}
+/** The records of an epoch, also from a checkpoint written before `batch` existed. */
+function batchOf(c: KafkaEpoch): PendingBatch {
+  return c.batch ?? { values: c.records ?? [] }
+}
 
 const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'])
 
@@ -65,18 +63,6 @@ function kafkaErrorTypes(e: unknown): string[] {
 }
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e))
-
-/** kafkajs wants Buffers; checkpoints give back Uint8Arrays. */
-function toBuffer<V>(v: V): V | Buffer {
-  return v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v
-}
-
-function headersOf(h: IHeaders | undefined): IHeaders | undefined {
-  if (!h) return undefined
-  const out: IHeaders = {}
-  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? v.map((x) => toBuffer(x)) : toBuffer(v)
-  return out
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -135,20 +121,16 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
     this.liveWriters.set(subtask, (this.liveWriters.get(subtask) ?? 0) + 1)
     // Fence a zombie of the previous run now: its open transaction blocks read_committed readers.
     void this.producer(subtask).catch(() => {})
-    let records: PendingKafkaRecord[] = []
+    const buffer = new SinkBuffer(opts)
     let closed = false
     return {
       write(value) {
-        const r: PendingKafkaRecord = { value }
-        if (opts.key) r.key = opts.key(value)
-        if (opts.partition) r.partition = opts.partition(value)
-        if (opts.headers) r.headers = opts.headers(value)
-        records.push(r)
+        buffer.write(value)
       },
       prepareCommit: (epoch) => {
-        if (records.length === 0) return []
-        const c: KafkaEpoch = { subtask, epoch, token: randomUUID(), records }
-        records = []
+        const batch = buffer.take()
+        if (!batch) return []
+        const c: KafkaEpoch = { subtask, epoch, token: randomUUID(), batch }
         this.fresh.add(c.token)
         let tokens = this.outstanding.get(subtask)
         if (!tokens) this.outstanding.set(subtask, (tokens = new Set()))
@@ -319,36 +301,14 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
     const { topic, serializer } = this.opts
     const txn = await producer.transaction()
     try {
-      let chunk: Message[] = []
-      let bytes = 0
-      const send = async () => {
-        if (chunk.length === 0) return
-        const messages = chunk
-        chunk = []
-        bytes = 0
-        await txn.send({ topic, messages, acks: -1 })
-      }
       for (const c of epochs) {
-        for (const r of c.records) {
-          let value: Buffer
-          try {
-            value = await serializer.serialize(r.value as T, topic)
-          } catch (e) {
-            throw new SerializeFailure(messageOf(e), { cause: e })
-          }
-          const m: Message = { value }
-          if (r.key !== undefined) m.key = r.key === null ? null : (toBuffer(r.key) as Buffer | string)
-          if (r.partition !== undefined) m.partition = r.partition
-          if (r.headers) m.headers = headersOf(r.headers)
-          chunk.push(m)
-          bytes += value.length + (m.key?.length ?? 0)
-          if (chunk.length >= this.chunkRecords || bytes >= this.chunkBytes) await send()
+        for await (const messages of messageChunks(batchOf(c), serializer, topic, this.chunkRecords, this.chunkBytes)) {
+          await txn.send({ topic, messages, acks: -1 })
         }
       }
-      await send()
       await txn.send({
         topic: this.controlTopic,
-        messages: epochs.map((c) => ({ key: controlKey(this.prefix, c.subtask, c.epoch), value: JSON.stringify({ token: c.token, records: c.records.length }) })),
+        messages: epochs.map((c) => ({ key: controlKey(this.prefix, c.subtask, c.epoch), value: JSON.stringify({ token: c.token, records: batchSize(batchOf(c)) }) })),
         acks: -1,
       })
       await txn.commit()

@@ -404,46 +404,64 @@ export class KafkaReader<T> implements SourceReader<T> {
     }
   }
 
-  /** Decodes the records of a batch into the partition's queue, waiting while the reader is full. */
+  /**
+   * Decodes the records of a batch into the partition's queue, waiting while the reader is full.
+   * Offsets are resolved (kafkajs: where the next fetch starts) up to the last queued record before
+   * every wait and when the batch ends, not per record: kafkajs parses each resolved offset as a Long.
+   */
   private async queueBatch(p: PartitionState<T>, { batch, resolveOffset, heartbeat, isRunning, isStale, pause }: EachBatchPayload, gen: number): Promise<void> {
     const { topic, partition, messages } = batch
-    for (let i = 0; i < messages.length; i++) {
-      if (gen !== this.generation || this.closed || this.error || !isRunning() || isStale()) return
-      const m = messages[i]
-      const offset = Number(m.offset)
-      if (offset < p.fetched) {
-        resolveOffset(m.offset) // fetched again (a rejoin): already buffered
-        continue
-      }
-      if (p.stop !== undefined && offset >= p.stop) {
-        pause()
-        break
-      }
-      while (this.mustWait(p)) {
-        await new Promise<void>((resolve) => {
-          p.drained = resolve
-          setTimeout(resolve, 1000)
-        })
-        p.drained = undefined
-        if (gen !== this.generation || this.closed) return
-        await heartbeat()
-      }
-      let result = this.decode(m, topic, partition, offset)
-      if (isPromise(result) || (!result.ok && result.kind === 'registry-unavailable')) {
-        try {
-          result = await this.decodeSlowly(result, m, topic, partition, offset)
-        } catch (e) {
-          // Not the record's fault (the registry is down): fail the job, never skip the record.
-          this.fail(e)
-          return
+    let unresolved: string | undefined
+    const resolve = () => {
+      if (unresolved === undefined) return
+      resolveOffset(unresolved)
+      unresolved = undefined
+    }
+    try {
+      for (let i = 0; i < messages.length; i++) {
+        if (gen !== this.generation || this.closed || this.error || !isRunning() || isStale()) return
+        const m = messages[i]
+        const offset = Number(m.offset)
+        if (offset < p.fetched) {
+          unresolved = m.offset // fetched again (a rejoin): already buffered
+          continue
         }
-        if (gen !== this.generation || this.closed) return
+        if (p.stop !== undefined && offset >= p.stop) {
+          pause()
+          break
+        }
+        if (this.mustWait(p)) {
+          resolve()
+          while (this.mustWait(p)) {
+            await new Promise<void>((wake) => {
+              p.drained = wake
+              setTimeout(wake, 1000)
+            })
+            p.drained = undefined
+            if (gen !== this.generation || this.closed) return
+            await heartbeat()
+          }
+        }
+        let result = this.decode(m, topic, partition, offset)
+        if (isPromise(result) || (!result.ok && result.kind === 'registry-unavailable')) {
+          resolve()
+          try {
+            result = await this.decodeSlowly(result, m, topic, partition, offset)
+          } catch (e) {
+            // Not the record's fault (the registry is down): fail the job, never skip the record.
+            this.fail(e)
+            return
+          }
+          if (gen !== this.generation || this.closed) return
+        }
+        p.queue.push({ offset, message: m, result })
+        this.buffered++
+        p.fetched = offset + 1
+        unresolved = m.offset
+        if (this.notify) this.wake()
       }
-      p.queue.push({ offset, message: m, result })
-      this.buffered++
-      p.fetched = offset + 1
-      resolveOffset(m.offset)
-      if (this.notify) this.wake()
+    } finally {
+      resolve()
     }
     await heartbeat()
   }

@@ -2,8 +2,10 @@
  * KafkaSink. `deliveryGuarantee: 'exactly-once'` (checkpointing required) publishes each checkpoint
  * epoch in one Kafka transaction when the checkpoint completes: see exactly-once-kafka-sink.ts.
  *
- * The default, at-least-once: records are batched per subtask and sent by an idempotent producer in
- * the background (one send in flight, in order). The writer contract is synchronous, so the sink
+ * The default, at-least-once: records are serialized at write time into a batch per subtask
+ * (sink-buffer.ts) and sent by an idempotent producer in the background (one send in flight, in
+ * order): a batch goes when it holds `batchSize` records or `maxChunkBytes` bytes, or `lingerMs`
+ * after its first record, whichever comes first. The writer contract is synchronous, so the sink
  * uses the two-phase-commit hooks only to wait: `prepareCommit` (at a checkpoint barrier, and at
  * the end of input) starts sending what is buffered and returns a handle; the committer awaits all
  * sends of that handle and fails the job if one failed. The job therefore does not finish before
@@ -13,12 +15,13 @@
  * failure right then can lose that checkpoint's records; exactly-once (DESIGN.md §5) is not done.
  */
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel, Partitioners, type IHeaders, type Message, type Producer } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type IHeaders, type Producer } from 'kafkajs'
 import { FluxionError } from '../../engine/errors.ts'
 import type { Committer, PrecommittingSinkWriter, SinkJobContext, SinkWriterContext, TwoPhaseCommitSink } from '../../operators/sink.ts'
 import type { KafkaSerializer } from './avro-serde.ts'
 import { ExactlyOnceKafkaSink, type KafkaEpoch } from './exactly-once-kafka-sink.ts'
 import { disconnectQuietly } from './sink-control-topic.ts'
+import { messageChunks, SinkBuffer, type PendingBatch } from './sink-buffer.ts'
 
 export type DeliveryGuarantee = 'at-least-once' | 'exactly-once'
 
@@ -47,8 +50,10 @@ export interface KafkaSinkOptions<T> {
   commitTimeoutMs?: number
   /** Exactly-once: Kafka transaction timeout. Default 60 000 ms. */
   transactionTimeoutMs?: number
-  /** Exactly-once: bytes of values per send within a transaction (a send also ends at `batchSize` records). Default 512 KiB. */
+  /** Bytes of keys and values per send (a send also ends at `batchSize` records). Default 512 KiB. */
   maxChunkBytes?: number
+  /** At-least-once: how long a batch that is not full waits for more records before it is sent. Default 10 ms. */
+  lingerMs?: number
 }
 
 /** What the committer waits for: the sends of one writer up to a checkpoint. */
@@ -71,6 +76,9 @@ export class KafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle | Kaf
   constructor(opts: KafkaSinkOptions<T>) {
     if (!opts.topic) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give a topic')
     if (opts.brokers.length === 0) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give at least one broker')
+    for (const [name, v, min] of [['batchSize', opts.batchSize, 1], ['maxChunkBytes', opts.maxChunkBytes, 1], ['lingerMs', opts.lingerMs, 0]] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new FluxionError('FLX_INVALID_CONFIG', `KafkaSink(${opts.topic}): ${name} must be an integer >= ${min}, got ${String(v)}`)
+    }
     const guarantee = opts.deliveryGuarantee ?? 'at-least-once'
     if (guarantee === 'exactly-once') this.impl = new ExactlyOnceKafkaSink(opts)
     else if (guarantee === 'at-least-once') this.impl = new AtLeastOnceKafkaSink(opts)
@@ -109,44 +117,41 @@ class AtLeastOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle> 
     const writerId = `${this.instance}.${this.nextWriter++}`
     const opts = this.opts
     const batchSize = opts.batchSize ?? 500
+    const maxBytes = opts.maxChunkBytes ?? 512 * 1024
+    const lingerMs = opts.lingerMs ?? 10
     const state: WriterSends = { tail: Promise.resolve(), error: undefined }
     this.sends.set(writerId, state)
     let producer: Producer | undefined
     let connected: Promise<void> | undefined
-    let batch: T[] = []
+    const buffer = new SinkBuffer(opts)
+    let linger: NodeJS.Timeout | undefined
 
-    const send = (records: T[]) => {
+    const send = (batch: PendingBatch) => {
       state.tail = state.tail.then(async () => {
         if (!producer) {
           producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
           connected = producer.connect()
         }
         await connected
-        const messages: Message[] = await Promise.all(
-          records.map(async (v) => {
-            const m: Message = { value: await opts.serializer.serialize(v, opts.topic) }
-            if (opts.key) m.key = opts.key(v)
-            if (opts.partition) m.partition = opts.partition(v)
-            if (opts.headers) m.headers = opts.headers(v)
-            return m
-          }),
-        )
-        await producer.send({ topic: opts.topic, messages, acks: -1 })
+        for await (const messages of messageChunks(batch, opts.serializer, opts.topic, batchSize, maxBytes)) {
+          await producer.send({ topic: opts.topic, messages, acks: -1 })
+        }
       })
       state.tail.catch((e: unknown) => (state.error ??= e))
     }
     const flush = () => {
-      if (batch.length === 0) return
-      const records = batch
-      batch = []
-      send(records)
+      if (linger) clearTimeout(linger)
+      linger = undefined
+      const batch = buffer.take()
+      if (batch) send(batch)
     }
 
     return {
       write(value) {
         if (state.error) throw state.error
-        batch.push(value)
-        if (batch.length >= batchSize) flush()
+        buffer.write(value)
+        if (buffer.count >= batchSize || buffer.byteLength >= maxBytes) flush()
+        else if (!linger) linger = setTimeout(flush, lingerMs)
       },
       flush,
       prepareCommit() {

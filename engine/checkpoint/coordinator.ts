@@ -196,7 +196,11 @@ export class CheckpointCoordinator {
     if (!p || ack.checkpointId !== p.id) return // an abandoned checkpoint
     p.acks.push(ack)
     const storage = p.savepoint ? this.savepointStorage : this.storage
-    p.writes.push(storage.writeState(p.id, `${ack.headVertex}-${ack.subtask}`, ack.snapshot).then((w) => ({ ack, ...w })))
+    const write = storage.writeState(p.id, `${ack.headVertex}-${ack.subtask}`, ack.snapshot).then((w) => ({ ack, ...w }))
+    // complete() awaits the writes of a checkpoint that every task acknowledged; the writes of one
+    // abandoned before that (a failure, a restart that cleans up its directory) are awaited by nobody.
+    write.catch(() => {})
+    p.writes.push(write)
     if (p.acks.length === this.tasks.length) {
       this.completing = this.completing.then(() => this.complete(p))
     }
