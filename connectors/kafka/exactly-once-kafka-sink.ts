@@ -277,7 +277,7 @@ export class ExactlyOnceKafkaSink<T> implements TwoPhaseCommitSink<T, KafkaEpoch
       list.push(c)
       bySubtask.set(c.subtask, list)
     }
-    this.controlReady ??= ensureControlTopic(this.kafka, this.controlTopic).catch((e: unknown) => {
+    this.controlReady ??= ensureControlTopic(this.kafka, this.controlTopic, this.opts.controlTopicRetentionMs).catch((e: unknown) => {
       this.controlReady = undefined
       throw e
     })

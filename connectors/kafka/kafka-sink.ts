@@ -46,6 +46,12 @@ export interface KafkaSinkOptions<T> {
   transactionalIdPrefix?: string
   /** Exactly-once: the compacted topic that records which epochs are published (created if missing). Default `fluxion-sink-control.<prefix>`. */
   controlTopic?: string
+  /**
+   * Exactly-once: how long the control topic keeps the record of a published epoch (used when it
+   * creates the topic). Restoring a checkpoint or savepoint whose epochs were published longer ago
+   * publishes them again. Default 24 h.
+   */
+  controlTopicRetentionMs?: number
   /** Exactly-once: how long one commit may retry retriable Kafka errors before the job fails (and restarts). Default 60 000 ms. */
   commitTimeoutMs?: number
   /** Exactly-once: Kafka transaction timeout. Default 60 000 ms. */
@@ -76,7 +82,7 @@ export class KafkaSink<T> implements TwoPhaseCommitSink<T, KafkaSendHandle | Kaf
   constructor(opts: KafkaSinkOptions<T>) {
     if (!opts.topic) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give a topic')
     if (opts.brokers.length === 0) throw new FluxionError('FLX_INVALID_CONFIG', 'KafkaSink: give at least one broker')
-    for (const [name, v, min] of [['batchSize', opts.batchSize, 1], ['maxChunkBytes', opts.maxChunkBytes, 1], ['lingerMs', opts.lingerMs, 0]] as const) {
+    for (const [name, v, min] of [['batchSize', opts.batchSize, 1], ['maxChunkBytes', opts.maxChunkBytes, 1], ['lingerMs', opts.lingerMs, 0], ['controlTopicRetentionMs', opts.controlTopicRetentionMs, 60_000]] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new FluxionError('FLX_INVALID_CONFIG', `KafkaSink(${opts.topic}): ${name} must be an integer >= ${min}, got ${String(v)}`)
     }
     const guarantee = opts.deliveryGuarantee ?? 'at-least-once'

@@ -9,6 +9,12 @@
  * After a restart the sink reads the topic with read_committed up to a probe record it has just
  * committed itself (so everything committed before is visible), and republishes only the epochs
  * whose key does not carry the epoch's token.
+ *
+ * Every epoch has its own key, so compaction alone would keep them all: the topic is created with
+ * `cleanup.policy=compact,delete` and `retention.ms` = the sink's `controlTopicRetentionMs` (default
+ * 24 h), which bounds its size and what a recovery reads. The cost, as with Flink's transaction
+ * timeout: restoring a checkpoint or savepoint whose pending epochs were committed longer ago than
+ * that publishes those epochs again (duplicates, never a loss).
  */
 import { randomUUID } from 'node:crypto'
 import type { Kafka, Producer } from 'kafkajs'
@@ -41,8 +47,15 @@ export async function disconnectQuietly(client: { disconnect(): Promise<void> })
   await bounded(client.disconnect(), 5_000, 'disconnect').catch(() => {})
 }
 
-/** Creates the control topic if it is missing (one partition, cleanup.policy=compact). */
-export async function ensureControlTopic(kafka: Kafka, topic: string): Promise<void> {
+/** Default `controlTopicRetentionMs`: 24 h. */
+export const DEFAULT_CONTROL_RETENTION_MS = 24 * 3600 * 1000
+
+/**
+ * Creates the control topic if it is missing: one partition, compacted, records deleted after
+ * `retentionMs` (segments roll every quarter of it, so the last one ages out too). An existing
+ * topic is left as it is.
+ */
+export async function ensureControlTopic(kafka: Kafka, topic: string, retentionMs = DEFAULT_CONTROL_RETENTION_MS): Promise<void> {
   const admin = kafka.admin()
   try {
     await admin.connect()
@@ -50,7 +63,17 @@ export async function ensureControlTopic(kafka: Kafka, topic: string): Promise<v
     if (existing.includes(topic)) return
     try {
       await admin.createTopics({
-        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+        topics: [
+          {
+            topic,
+            numPartitions: 1,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'compact,delete' },
+              { name: 'retention.ms', value: String(retentionMs) },
+              { name: 'segment.ms', value: String(Math.max(60_000, Math.floor(retentionMs / 4))) },
+            ],
+          },
+        ],
         waitForLeaders: true,
       })
     } catch (e) {

@@ -185,6 +185,18 @@ describe('exactly-once KafkaSink: records', () => {
     }
   })
 
+  it('the control topic it creates is compacted and bounded in time (retention.ms, rolling segments)', async () => {
+    const topic = await createTopic('eos-control')
+    const prefix = uniqueName('eos-control')
+    const sink = eosSink(topic, prefix, { controlTopicRetentionMs: 3_600_000 })
+    const w = writer(sink)
+    await sink.createCommitter().commit(epoch(w, 1, 0, 3))
+    w.close?.()
+    const described = await admin.describeConfigs({ resources: [{ type: 2 /* TOPIC */, name: `${prefix}.control`, configNames: ['cleanup.policy', 'retention.ms', 'segment.ms'] }], includeSynonyms: false })
+    const config = Object.fromEntries(described.resources[0].configEntries.map((e) => [e.configName, e.configValue]))
+    expect(config).toEqual({ 'cleanup.policy': 'compact,delete', 'retention.ms': '3600000', 'segment.ms': '900000' })
+  })
+
   it('an empty epoch prepares nothing and commits nothing', async () => {
     const topic = await createTopic('eos-empty')
     const sink = eosSink(topic, uniqueName('eos-empty'))
@@ -215,5 +227,14 @@ describe('exactly-once KafkaSink: configuration', () => {
     // At-least-once needs no checkpointing and no prefix.
     const env = StreamExecutionEnvironment.create({ parallelism: 1, checkpoint: { intervalMs: 1_000, dir: mkdtempSync(join(tmpdir(), 'fluxion-eos-cfg-')) } })
     expect(() => env.fromCollection([{ id: 1 }]).sinkTo(new KafkaSink<Row>(base))).not.toThrow()
+  })
+
+  it('rejects batch, linger and retention settings out of range, naming the option', () => {
+    const base = { brokers: kafkaBrokers(), topic: 't', serializer: jsonSerde<Row>() }
+    expect(() => new KafkaSink<Row>({ ...base, batchSize: 0 })).toThrow(/FLX_INVALID_CONFIG.*batchSize must be an integer >= 1/)
+    expect(() => new KafkaSink<Row>({ ...base, maxChunkBytes: 1.5 })).toThrow(/maxChunkBytes/)
+    expect(() => new KafkaSink<Row>({ ...base, lingerMs: -1 })).toThrow(/lingerMs must be an integer >= 0/)
+    expect(() => new KafkaSink<Row>({ ...base, deliveryGuarantee: 'exactly-once', transactionalIdPrefix: 'p', controlTopicRetentionMs: 1000 })).toThrow(/controlTopicRetentionMs must be an integer >= 60000/)
+    expect(() => new KafkaSink<Row>({ ...base, lingerMs: 0 })).not.toThrow()
   })
 })
