@@ -23,6 +23,8 @@ export interface DeadLetter {
   reason?: string
   /** Kafka: the original key bytes in base64, or null when the record had no key. */
   key?: string | null
+  /** Kafka: the original record headers, values in base64 (a header that occurs several times: each value, in order). */
+  headers?: Record<string, string | string[]>
 }
 
 /** Side output that receives every record a source could not read. */

@@ -1,6 +1,6 @@
 /**
- * Writing a Kafka source's dead letters to a dead-letter topic: the original key and value bytes,
- * with the error and the record's coordinates in headers. Use it with a KafkaSink:
+ * Writing a Kafka source's dead letters to a dead-letter topic: the original key, value and headers,
+ * with the error and the record's coordinates added as `fluxion.dlq.*` headers. Use it with a KafkaSink:
  *
  *   stream.getSideOutput(DEAD_LETTERS).sinkTo(new KafkaSink({ brokers, topic: 'orders-dlq', ...kafkaDeadLetterFormat }))
  */
@@ -21,17 +21,17 @@ export const DEAD_LETTER_HEADERS = {
 export const kafkaDeadLetterFormat: {
   serializer: KafkaSerializer<DeadLetter>
   key: (letter: DeadLetter) => Buffer | null
-  headers: (letter: DeadLetter) => Record<string, string>
+  headers: (letter: DeadLetter) => Record<string, string | Buffer | Buffer[]>
 } = {
   /** The original value bytes (an empty value for a tombstone). */
   serializer: { serialize: (letter) => Buffer.from(letter.raw, 'base64') },
   key: (letter) => (letter.key === undefined || letter.key === null ? null : Buffer.from(letter.key, 'base64')),
   headers: (letter) => {
-    const h: Record<string, string> = {
-      [DEAD_LETTER_HEADERS.error]: letter.error,
-      [DEAD_LETTER_HEADERS.reason]: letter.reason ?? 'unreadable',
-      [DEAD_LETTER_HEADERS.source]: letter.source,
-    }
+    const h: Record<string, string | Buffer | Buffer[]> = {}
+    for (const [name, v] of Object.entries(letter.headers ?? {})) h[name] = Array.isArray(v) ? v.map((x) => Buffer.from(x, 'base64')) : Buffer.from(v, 'base64')
+    h[DEAD_LETTER_HEADERS.error] = letter.error
+    h[DEAD_LETTER_HEADERS.reason] = letter.reason ?? 'unreadable'
+    h[DEAD_LETTER_HEADERS.source] = letter.source
     const { topic, partition, offset } = letter.position
     if (topic !== undefined) h[DEAD_LETTER_HEADERS.topic] = String(topic)
     if (partition !== undefined) h[DEAD_LETTER_HEADERS.partition] = String(partition)

@@ -685,8 +685,8 @@ function decoderOf<T>(source: KafkaSource<T>): (m: KafkaMessage, topic: string, 
 
 function deadLetterOf<T>(p: PartitionState<T>, r: Buffered<T>): DeadLetter {
   const failure = r.result as Extract<DecodeResult<T>, { ok: false }>
-  const { key, value } = r.message
-  return {
+  const { key, value, headers } = r.message
+  const letter: DeadLetter = {
     source: p.topic,
     position: { topic: p.topic, partition: p.partition, offset: r.offset },
     error: failure.error,
@@ -694,6 +694,14 @@ function deadLetterOf<T>(p: PartitionState<T>, r: Buffered<T>): DeadLetter {
     raw: value ? value.toString('base64') : '',
     key: key ? key.toString('base64') : null,
   }
+  if (headers && Object.keys(headers).length > 0) {
+    const base64 = (v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v) : v).toString('base64')
+    letter.headers = {}
+    for (const [name, v] of Object.entries(headers)) {
+      if (v !== undefined) letter.headers[name] = Array.isArray(v) ? v.map(base64) : base64(v)
+    }
+  }
+  return letter
 }
 
 /** A partition assigner for a private group of one member: it gets exactly `assignment`. */

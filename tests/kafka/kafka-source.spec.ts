@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs'
+import { Kafka, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CollectSink, DEAD_LETTERS, FluxionError, ManualClock, StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy, type DeadLetter, type JobClient } from '../../index.ts'
 import { AvroDeserializer, AvroSerializer, jsonSerde } from '../../connectors/kafka/avro-serde.ts'
@@ -360,7 +360,7 @@ describe('KafkaSource', () => {
     // Once a schema id is known, decoding is synchronous (no promise per record).
     expect(await de.deserialize(good)).toEqual({ ok: true, value: { n: 1 } })
     expect(de.deserialize(good)).toEqual({ ok: true, value: { n: 1 } })
-    await producer.send({ topic, messages: [{ key: 'a', value: good }, { key: 'bad-key', value: Buffer.from([0xff, 1, 2, 3, 4, 5]) }, { value: Buffer.from('x') }, { key: 'b', value: good }] })
+    await producer.send({ topic, messages: [{ key: 'a', value: good }, { key: 'bad-key', value: Buffer.from([0xff, 1, 2, 3, 4, 5]), headers: { trace: 'abc', hops: ['1', Buffer.from([0, 255])] } }, { value: Buffer.from('x') }, { key: 'b', value: good }] })
     const env2 = StreamExecutionEnvironment.create({ parallelism: 1 })
     const out = env2.fromSource(new KafkaSource<N>({ brokers: kafkaBrokers(), topics: [topic], stopAtOffsets: 'latest', deserializer: de }), WatermarkStrategy.noWatermarks())
     out.getSideOutput(DEAD_LETTERS).sinkTo(new KafkaSink<DeadLetter>({ brokers: kafkaBrokers(), topic: dlq, ...kafkaDeadLetterFormat }))
@@ -368,13 +368,13 @@ describe('KafkaSource', () => {
     expect(ns).toEqual([1, 1])
 
     const consumer = kafka.consumer({ groupId: uniqueName('fluxion-ks-dlq-check') })
-    const got: { key: string | null; value: Buffer; headers: Record<string, string> }[] = []
+    const got: { key: string | null; value: Buffer; headers: Record<string, string>; raw: IHeaders }[] = []
     await consumer.connect()
     await consumer.subscribe({ topic: dlq, fromBeginning: true })
     await consumer.run({
       eachMessage: async ({ message }) => {
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]))
-        got.push({ key: message.key?.toString() ?? null, value: message.value!, headers })
+        got.push({ key: message.key?.toString() ?? null, value: message.value!, headers, raw: message.headers ?? {} })
       },
     })
     await until(() => got.length >= 2, 30_000, 'the dead-letter records')
@@ -390,6 +390,10 @@ describe('KafkaSource', () => {
       [DEAD_LETTER_HEADERS.source]: topic,
     })
     expect(got[0].headers[DEAD_LETTER_HEADERS.error]).toMatch(/magic byte/)
+    // The original record's headers travel along, repeated ones too, bytes unchanged.
+    expect(got[0].headers.trace).toBe('abc')
+    expect(got[0].raw.hops).toEqual([Buffer.from('1'), Buffer.from([0, 255])])
+    expect(got[1].raw.trace).toBeUndefined()
     expect(got[1].headers[DEAD_LETTER_HEADERS.offset]).toBe('2')
   }, 60_000)
 
