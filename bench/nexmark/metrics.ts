@@ -18,8 +18,22 @@ import type { Sink, SinkWriter } from '../../index.ts'
 import type { NexmarkEvent } from './model.ts'
 import type { LatencyMode } from './queries/common.ts'
 
-const PROGRESS_EVERY = 256
-const MAX_SAMPLES = 1 << 16
+/** Source progress is logged at a subtask's 1st, 257th, 513th, … event. */
+export const PROGRESS_EVERY = 256
+/** Samples are thinned (every 2nd kept, stride doubled) when they reach this many. */
+export const MAX_SAMPLES = 1 << 16
+
+/** A source subtask's logged progress: at moment `at[i]` (ms) it had generated events up to event time `ts[i]` (a running maximum). */
+export interface SourceProgress {
+  readonly ts: ArrayLike<number>
+  readonly at: ArrayLike<number>
+}
+
+/** Sampled outputs: output i reached a sink at `wall[i]` (ms; epoch ms in 'processing' mode) with timestamp `ts[i]`. */
+export interface OutputSamples {
+  readonly wall: ArrayLike<number>
+  readonly ts: ArrayLike<number>
+}
 
 export class RunMetrics {
   firstEventAt = Number.NaN
@@ -39,6 +53,8 @@ export class RunMetrics {
   constructor(
     private readonly parallelism: number,
     private readonly mode: LatencyMode,
+    /** Monotonic ms; every moment of a run comes from it (tests pass a fake). */
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.counts = new Int32Array(parallelism)
     this.maxTs = new Float64Array(parallelism).fill(Number.NEGATIVE_INFINITY)
@@ -51,7 +67,7 @@ export class RunMetrics {
     const s = index % this.parallelism
     if (e.dateTime > this.maxTs[s]) this.maxTs[s] = e.dateTime
     if (this.counts[s]++ % PROGRESS_EVERY === 0) {
-      const now = performance.now()
+      const now = this.clock()
       if (Number.isNaN(this.firstEventAt)) {
         this.firstEventAt = now
         this.cpuAtFirst = process.cpuUsage()
@@ -64,7 +80,7 @@ export class RunMetrics {
   /** Sink hook: an output with timestamp `ts` (undefined when it has none) arrived. */
   output(ts: number | undefined): void {
     if (this.outputs++ % this.sampleStride !== 0 || ts === undefined) return
-    this.sampleWall.push(this.mode === 'processing' ? Date.now() : performance.now())
+    this.sampleWall.push(this.mode === 'processing' ? Date.now() : this.clock())
     this.sampleTs.push(ts)
     if (this.sampleWall.length >= MAX_SAMPLES) {
       this.sampleWall = this.sampleWall.filter((_, i) => i % 2 === 0)
@@ -74,7 +90,7 @@ export class RunMetrics {
   }
 
   sinkEnded(): void {
-    const now = performance.now()
+    const now = this.clock()
     if (!(now <= this.lastSinkEndAt)) {
       this.lastSinkEndAt = now
       this.cpuAtEnd = process.cpuUsage()
@@ -87,40 +103,50 @@ export class RunMetrics {
     return (this.cpuAtEnd.user - this.cpuAtFirst.user + this.cpuAtEnd.system - this.cpuAtFirst.system) / 1000
   }
 
-  /** When subtask s first logged event time ≥ t (Infinity if never). */
-  private reached(s: number, t: number): number {
-    const ts = this.progressTs[s]
-    let lo = 0
-    let hi = ts.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (ts[mid] >= t) hi = mid
-      else lo = mid + 1
-    }
-    // progressTs is a running maximum, so it is sorted.
-    return lo < ts.length ? this.progressAt[s][lo] : Number.POSITIVE_INFINITY
-  }
-
   /** Latencies of the sampled outputs, ms (unsorted). */
   latencies(watermarkDelayMs: number): number[] {
-    const out: number[] = []
-    for (let i = 0; i < this.sampleWall.length; i++) {
-      const ts = this.sampleTs[i]
-      const wall = this.sampleWall[i]
-      if (this.mode === 'processing') {
-        out.push(wall - (ts + 1))
-        continue
-      }
-      const trigger = this.mode === 'record' ? ts : ts + 1 + watermarkDelayMs
-      let from = this.mode === 'record' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
-      for (let s = 0; s < this.parallelism; s++) {
-        const at = this.reached(s, trigger)
-        from = this.mode === 'record' ? Math.min(from, at) : Math.max(from, at)
-      }
-      if (Number.isFinite(from)) out.push(Math.max(0, wall - from))
-    }
-    return out
+    const progress = this.progressTs.map((ts, s) => ({ ts, at: this.progressAt[s] }))
+    return latenciesOf(this.mode, progress, { wall: this.sampleWall, ts: this.sampleTs }, watermarkDelayMs)
   }
+}
+
+/** When a source subtask first logged event time ≥ t (Infinity if never). */
+function reached(p: SourceProgress, t: number): number {
+  const ts = p.ts
+  let lo = 0
+  let hi = ts.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ts[mid] >= t) hi = mid
+    else lo = mid + 1
+  }
+  // ts is a running maximum, so it is sorted.
+  return lo < ts.length ? p.at[lo] : Number.POSITIVE_INFINITY
+}
+
+/**
+ * The latency of each sampled output (ms, unsorted) by the definitions at the top of this file,
+ * from the progress of every source subtask (index = subtask) and the samples. Shared by in-process
+ * runs (RunMetrics) and runs on worker threads (worker-metrics.ts), so both mean the same.
+ */
+export function latenciesOf(mode: LatencyMode, progress: readonly SourceProgress[], samples: OutputSamples, watermarkDelayMs: number): number[] {
+  const out: number[] = []
+  for (let i = 0; i < samples.wall.length; i++) {
+    const ts = samples.ts[i]
+    const wall = samples.wall[i]
+    if (mode === 'processing') {
+      out.push(wall - (ts + 1))
+      continue
+    }
+    const trigger = mode === 'record' ? ts : ts + 1 + watermarkDelayMs
+    let from = mode === 'record' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
+    for (const p of progress) {
+      const at = reached(p, trigger)
+      from = mode === 'record' ? Math.min(from, at) : Math.max(from, at)
+    }
+    if (Number.isFinite(from)) out.push(Math.max(0, wall - from))
+  }
+  return out
 }
 
 /**

@@ -73,7 +73,7 @@ const USAGE = `usage: npm run bench:nexmark -- [options]
   --ooo-group N            out-of-order group size (default 1000)
   --seed N                 generator seed (default 1)
   --heap SIZE              JVM -Xmx for Flink (default 2g)
-  --workers N              Fluxion runs its subtasks on N worker threads (worker-job.ts; start-up excluded, no latency)
+  --workers N              Fluxion runs its subtasks on N worker threads (worker-job.ts; start-up excluded, latency reported from the workers)
   --json                   one JSON object per line on stdout (progress on stderr)
   --source generator|kafka the in-process generator (default), or Avro events pre-filled into a Kafka topic (Fluxion only)
   --partitions N           --source kafka: partitions of the topic (default 4)
