@@ -52,10 +52,10 @@ interface Options {
   verify: boolean
   heap: string
   generator: string[]
-  /** 'kafka': Fluxion reads the events from a pre-filled Kafka topic (kafka-topics.ts); no Flink peer. */
+  /** 'kafka': both systems read the events from a pre-filled Kafka topic (kafka-topics.ts; Flink: KafkaEvents.java). */
   source: 'generator' | 'kafka'
   partitions: number
-  /** job.ts arguments naming the pre-filled topics (set in main). */
+  /** job.ts / NexmarkJob arguments naming the pre-filled topics (set in main). */
   kafkaArgs: string[]
 }
 
@@ -75,7 +75,7 @@ const USAGE = `usage: npm run bench:nexmark -- [options]
   --heap SIZE              JVM -Xmx for Flink (default 2g)
   --workers N              Fluxion runs its subtasks on N worker threads (worker-job.ts; start-up excluded, latency reported from the workers)
   --json                   one JSON object per line on stdout (progress on stderr)
-  --source generator|kafka the in-process generator (default), or Avro events pre-filled into a Kafka topic (Fluxion only)
+  --source generator|kafka the in-process generator (default), or Avro events pre-filled into a Kafka topic (both systems read it)
   --partitions N           --source kafka: partitions of the topic (default 4)
   --cpu-prof               Fluxion children write .cpuprofile files (bench/results/nexmark-prof/); self-time summary on stderr
   --verify                 instead of measuring: run each query once per system with result digests and compare them`
@@ -199,8 +199,12 @@ interface ChildResult {
   latencySamples: number
   latencyMode: string
   peakRssMb: number
+  /** --workers N runs (job.ts runOnWorkers). */
+  workers?: number
   digest?: string
   flinkVersion?: string
+  /** Flink, --source kafka: records dropped because their nested field did not match event_type. */
+  deadLetters?: number
 }
 
 function childCommand(system: System, o: Options, query: string, parallelism: number, events: number, extra: { profile?: string; digest?: boolean }): [string, string[]] {
@@ -212,7 +216,7 @@ function childCommand(system: System, o: Options, query: string, parallelism: nu
     return [process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench', 'nexmark', 'job.ts'), ...common, ...warm, ...(extra.digest ? ['--digest'] : []), ...o.kafkaArgs, ...workers]]
   }
   const cp = `${FLINK_JAR}:${join(FLINK_DIR, 'target', 'lib')}/*`
-  return ['java', [`-Xmx${o.heap}`, ...JAVA_OPENS, '-cp', cp, 'fluxion.nexmark.NexmarkJob', ...common, ...warm, ...(extra.digest ? ['--digest', 'true'] : [])]]
+  return ['java', [`-Xmx${o.heap}`, ...JAVA_OPENS, '-cp', cp, 'fluxion.nexmark.NexmarkJob', ...common, ...warm, ...(extra.digest ? ['--digest', 'true'] : []), ...o.kafkaArgs]]
 }
 
 function runChild(system: System, o: Options, query: string, parallelism: number, events: number, extra: { profile?: string; digest?: boolean } = {}): Promise<ChildResult> {
@@ -290,6 +294,8 @@ interface Summary {
   flinkVersion?: string
   date: string
   source?: 'kafka'
+  /** Flink, --source kafka: records dropped as not matching their event_type (most of any run). */
+  deadLetters?: number
 }
 
 function summarize(runs: readonly ChildResult[], loadAvg1: number): Summary {
@@ -314,6 +320,7 @@ function summarize(runs: readonly ChildResult[], loadAvg1: number): Summary {
     loadAvg1: round(loadAvg1, 2) ?? 0,
     node: process.version,
     ...(r0.flinkVersion ? { flinkVersion: r0.flinkVersion } : {}),
+    ...(r0.deadLetters !== undefined ? { deadLetters: Math.max(...runs.map((r) => r.deadLetters ?? 0)) } : {}),
     date: new Date().toISOString(),
   }
 }
@@ -325,7 +332,7 @@ function markdown(o: Options, summaries: readonly Summary[]): string {
   const lines = [
     `## ${new Date().toISOString()} — ${o.events.toLocaleString('en')} events, state ${o.state}, ${o.runs} runs (+${o.warmup} warm-up), median`,
     '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. Generator: ${o.generator.join(' ') || 'defaults'}. Command: \`npm run bench:nexmark -- ${process.argv.slice(2).join(' ')}\``,
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. Source: ${o.source === 'kafka' ? `Kafka topic, ${o.partitions} partitions` : 'in-process generator'}. Generator: ${o.generator.join(' ') || 'defaults'}. Command: \`npm run bench:nexmark -- ${process.argv.slice(2).join(' ')}\``,
     '',
     '| query | p | system | events/s (median) | runs | events/CPU-s | p50 ms | p99 ms | peak RSS MB | Fluxion / Flink |',
     '| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
@@ -361,10 +368,6 @@ async function verify(o: Options): Promise<void> {
 
 async function main(): Promise<void> {
   const o = parseOptions()
-  if (o.source === 'kafka' && o.systems.includes('flink')) {
-    log('--source kafka: there is no Flink peer reading Kafka yet; Fluxion runs alone (ratioToFlink null)')
-    o.systems = ['fluxion']
-  }
   if (o.systems.includes('flink')) ensureFlinkJar()
   const topics = o.source === 'kafka' ? await prepareKafkaTopics(o, log) : undefined
   if (topics) o.kafkaArgs = topics.childArgs
@@ -404,7 +407,7 @@ async function measure(o: Options): Promise<void> {
       const summaries = o.systems.map((s) => summarize(results.get(s)!, load))
       const fl = summaries.find((s) => s.system === 'fluxion')
       const fk = summaries.find((s) => s.system === 'flink')
-      if (fl && o.source === 'kafka') Object.assign(fl, { source: 'kafka', ratioToFlink: null })
+      if (o.source === 'kafka') for (const s of summaries) Object.assign(s, s === fl ? { source: 'kafka', ratioToFlink: null } : { source: 'kafka' })
       if (fl && fk) {
         fl.ratioToFlink = round(fl.eventsPerSecond / fk.eventsPerSecond, 3)
         log(`${query} p=${p}: Fluxion / Flink = ${fl.ratioToFlink} (${fmtRate(fl.eventsPerSecond)} vs ${fmtRate(fk.eventsPerSecond)} events/s)`)

@@ -22,6 +22,7 @@ import org.apache.flink.streaming.api.functions.source.RichParallelSourceFunctio
  *   java -cp target/nexmark-flink-peer-0.1.0.jar:target/lib/* fluxion.nexmark.NexmarkJob
  *        --query q5 --events 2000000 --parallelism 2 [--state memory|rocksdb] [--batch-size 1024]
  *        [--warmup-events N] [--rate 100000] [--ooo-group 1000] [--seed 1] [--digest true]
+ *        [--source kafka --topic T --warmup-topic W --brokers B --registry URL]   (KafkaEvents: read the events from Kafka)
  */
 public final class NexmarkJob {
   private NexmarkJob() {}
@@ -98,7 +99,8 @@ public final class NexmarkJob {
     }
   }
 
-  static void runOnce(Map<String, String> args, long events, Metrics metrics) throws Exception {
+  /** One job on a fresh MiniCluster; `topic` non-null: the events are read from that Kafka topic instead of generated. */
+  static void runOnce(Map<String, String> args, long events, String topic, Metrics metrics) throws Exception {
     int parallelism = Integer.parseInt(args.getOrDefault("parallelism", "1"));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, new Configuration());
     env.getConfig().enableObjectReuse();
@@ -109,8 +111,9 @@ public final class NexmarkJob {
     if (args.containsKey("ooo-group")) config.outOfOrderGroupSize = Long.parseLong(args.get("ooo-group"));
     if (args.containsKey("seed")) config.seed = Integer.parseInt(args.get("seed"));
     int batch = Integer.parseInt(args.getOrDefault("batch-size", "1024"));
-    DataStream<Event> source = env.addSource(new NexmarkSource(events, config)).name("nexmark-source")
-        .assignTimestampsAndWatermarks(watermarks(batch)).name("watermarks");
+    DataStream<Event> source = topic != null
+        ? KafkaEvents.source(env, args.getOrDefault("brokers", "127.0.0.1:19092"), args.getOrDefault("registry", "http://127.0.0.1:18081/apis/ccompat/v7"), topic, batch)
+        : env.addSource(new NexmarkSource(events, config)).name("nexmark-source").assignTimestampsAndWatermarks(watermarks(batch)).name("watermarks");
     String query = args.get("query");
     @SuppressWarnings("unchecked")
     DataStream<Object> out = (DataStream<Object>) Queries.build(query, source);
@@ -134,19 +137,23 @@ public final class NexmarkJob {
     long warmup = Long.parseLong(args.getOrDefault("warmup-events", "0"));
     int parallelism = Integer.parseInt(args.getOrDefault("parallelism", "1"));
     String state = args.getOrDefault("state", "memory");
-    if (warmup > 0) runOnce(args, warmup, null);
+    boolean kafka = "kafka".equals(args.getOrDefault("source", "generator"));
+    if (kafka && !args.containsKey("topic")) throw new IllegalArgumentException("--source kafka needs --topic");
+    if (warmup > 0 && (!kafka || args.containsKey("warmup-topic"))) runOnce(args, warmup, kafka ? args.get("warmup-topic") : null, null);
     boolean digest = "true".equals(args.get("digest"));
     Metrics metrics = new Metrics(parallelism, Queries.latencyMode(query), digest);
-    runOnce(args, events, metrics);
+    KafkaEvents.Decoder.DEAD_LETTERS.set(0);
+    runOnce(args, events, kafka ? args.get("topic") : null, metrics);
     Metrics.current = null;
     double elapsed = metrics.elapsedMs();
     double[] lat = metrics.latencies(WATERMARK_DELAY_MS);
-    String json = "{\"query\":\"" + query + "\",\"system\":\"flink\",\"state\":\"" + state + "\",\"parallelism\":" + parallelism
+    String json = "{\"query\":\"" + query + "\",\"system\":\"flink\",\"source\":\"" + (kafka ? "kafka" : "generator") + "\",\"state\":\"" + state + "\",\"parallelism\":" + parallelism
         + ",\"events\":" + events + ",\"eventsPerSecond\":" + num(events / elapsed * 1000) + ",\"elapsedMs\":" + num(elapsed)
         + ",\"cpuMs\":" + num(metrics.cpuMs()) + ",\"outputs\":" + metrics.outputs()
         + ",\"p50Ms\":" + num(Metrics.quantile(lat, 0.5)) + ",\"p99Ms\":" + num(Metrics.quantile(lat, 0.99))
         + ",\"latencySamples\":" + lat.length + ",\"latencyMode\":\"" + metrics.mode + "\",\"flinkVersion\":\""
         + org.apache.flink.runtime.util.EnvironmentInformation.getVersion() + "\""
+        + (kafka ? ",\"deadLetters\":" + KafkaEvents.Decoder.DEAD_LETTERS.get() : "")
         + (digest ? ",\"digest\":\"" + metrics.digest() + "\"" : "") + "}";
     System.out.println("NEXMARK_RESULT " + json);
     System.out.flush();
