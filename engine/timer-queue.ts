@@ -1,7 +1,7 @@
 /**
  * The timer queue of one time domain (Flink's HeapPriorityQueueSet): a binary min-heap of timer
- * objects ordered by (timestamp, registration sequence), and an index (key → timestamp → timer)
- * that deduplicates (key, namespace, timestamp) and finds a timer to delete in O(1); a deletion
+ * objects ordered by (timestamp, registration sequence), and an index (key → its only timer, or
+ * timestamp → timer) that deduplicates (key, namespace, timestamp) and finds a timer to delete in O(1); a deletion
  * then removes it from the heap in O(log n) (each timer knows its heap position).
  *
  * Order contract: timers fire by timestamp; timers of equal timestamp fire in the order they were
@@ -52,7 +52,8 @@ function before<N>(a: QueuedTimer<N>, b: QueuedTimer<N>): boolean {
 
 export class TimerQueue<N> {
   private readonly heap: QueuedTimer<N>[] = []
-  private readonly byKey = new Map<KeyId, Map<number, Slot<N>>>()
+  /** A key's only timer, or its timers by timestamp (kept, once made, until the key has none). */
+  private readonly byKey = new Map<KeyId, QueuedTimer<N> | Map<number, Slot<N>>>()
   private nextSeq = 0
   /**
    * The timer the last add() found or created: operators often register the same timer several
@@ -76,11 +77,21 @@ export class TimerQueue<N> {
   add(timestamp: number, key: unknown, namespace: N, keyId: KeyId): void {
     const last = this.lastAdded
     if (last !== undefined && last.index >= 0 && last.timestamp === timestamp && last.keyId === keyId && this.same(last, namespace)) return
-    let perKey = this.byKey.get(keyId)
-    if (perKey === undefined) {
-      perKey = new Map()
-      this.byKey.set(keyId, perKey)
+    const entry = this.byKey.get(keyId)
+    if (entry === undefined) {
+      this.byKey.set(keyId, (this.lastAdded = this.push(timestamp, key, namespace, keyId)))
+      return
     }
+    let perKey: Map<number, Slot<N>>
+    if (entry instanceof QueuedTimer) {
+      if (entry.timestamp === timestamp && this.same(entry, namespace)) {
+        this.lastAdded = entry
+        return
+      }
+      perKey = new Map()
+      perKey.set(entry.timestamp, entry)
+      this.byKey.set(keyId, perKey)
+    } else perKey = entry
     const slot = perKey.get(timestamp)
     if (slot === undefined) {
       perKey.set(timestamp, (this.lastAdded = this.push(timestamp, key, namespace, keyId)))
@@ -108,8 +119,15 @@ export class TimerQueue<N> {
 
   /** Removes the timer (timestamp, key, namespace) if it exists. */
   delete(timestamp: number, keyId: KeyId, namespace: N): void {
-    const perKey = this.byKey.get(keyId)
-    if (perKey === undefined) return
+    const entry = this.byKey.get(keyId)
+    if (entry === undefined) return
+    if (entry instanceof QueuedTimer) {
+      if (entry.timestamp !== timestamp || !this.same(entry, namespace)) return
+      this.byKey.delete(keyId)
+      this.removeAt(entry.index)
+      return
+    }
+    const perKey = entry
     const slot = perKey.get(timestamp)
     if (slot === undefined) return
     let timer: QueuedTimer<N> | undefined
@@ -131,8 +149,9 @@ export class TimerQueue<N> {
     if (h.length === 0) return undefined
     const timer = h[0]
     if (!(timer.timestamp <= upTo)) return undefined
-    const perKey = this.byKey.get(timer.keyId)!
-    this.unindex(timer, perKey, perKey.get(timer.timestamp)!)
+    const entry = this.byKey.get(timer.keyId)!
+    if (entry === timer) this.byKey.delete(timer.keyId)
+    else this.unindex(timer, entry as Map<number, Slot<N>>, (entry as Map<number, Slot<N>>).get(timer.timestamp)!)
     this.removeAt(0)
     return timer
   }
@@ -151,7 +170,7 @@ export class TimerQueue<N> {
     return (timer.nsKey ??= this.identity.key(timer.namespace))
   }
 
-  /** Drops the timer from the index (not from the heap). */
+  /** Drops the timer from a key's timers by timestamp (not from the heap). */
   private unindex(timer: QueuedTimer<N>, perKey: Map<number, Slot<N>>, slot: Slot<N>): void {
     if (slot === timer) perKey.delete(timer.timestamp)
     else {
