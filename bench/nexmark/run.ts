@@ -296,6 +296,8 @@ interface Summary {
   source?: 'kafka'
   /** Flink, --source kafka: records dropped as not matching their event_type (most of any run). */
   deadLetters?: number
+  /** Fluxion with --workers N. */
+  workers?: number
 }
 
 function summarize(runs: readonly ChildResult[], loadAvg1: number): Summary {
@@ -320,6 +322,7 @@ function summarize(runs: readonly ChildResult[], loadAvg1: number): Summary {
     loadAvg1: round(loadAvg1, 2) ?? 0,
     node: process.version,
     ...(r0.flinkVersion ? { flinkVersion: r0.flinkVersion } : {}),
+    ...(r0.workers ? { workers: r0.workers } : {}),
     ...(r0.deadLetters !== undefined ? { deadLetters: Math.max(...runs.map((r) => r.deadLetters ?? 0)) } : {}),
     date: new Date().toISOString(),
   }
