@@ -62,4 +62,6 @@ export const METRIC = {
   kafkaOffsetCommits: 'fluxion_kafka_source_offset_commits_total',
   /** Kafka partitions a source subtask started reading after start-up (new partitions, new matching topics), by source. */
   kafkaPartitionsDiscovered: 'fluxion_kafka_source_partitions_discovered_total',
+  /** Kafka partitions a source subtask stopped reading because their topic was deleted, by source. */
+  kafkaPartitionsDeleted: 'fluxion_kafka_source_partitions_deleted_total',
 } as const

@@ -52,6 +52,8 @@ interface PartitionState<T> {
   drained: (() => void) | undefined
   /** A batch of this partition is being queued: more of its records are on their way. */
   fetching: boolean
+  /** Its topic was deleted: not fetched any more; its split ends once its queue is emitted. */
+  deleted: boolean
 }
 
 interface Buffered<T> {
@@ -113,7 +115,7 @@ export class KafkaReader<T> implements SourceReader<T> {
   private readonly committer: OffsetCommitter | undefined
   private readonly pendingCommits = new Map<number, CommitOffset[]>()
   private commits: Promise<void> = Promise.resolve()
-  private readonly counters: { commitsOk?: Counter; commitsFailed?: Counter; discovered?: Counter }
+  private readonly counters: { commitsOk?: Counter; commitsFailed?: Counter; discovered?: Counter; deleted?: Counter }
   private readonly topicsText: string
   private readonly decode: (m: KafkaMessage, topic: string, partition: number, offset: number) => DecodeResult<T> | Promise<DecodeResult<T>>
 
@@ -137,6 +139,7 @@ export class KafkaReader<T> implements SourceReader<T> {
       commitsOk: m?.counter(METRIC.kafkaOffsetCommits, 'Offset commits of a Kafka source after checkpoints', { source: label, result: 'ok' }),
       commitsFailed: m?.counter(METRIC.kafkaOffsetCommits, 'Offset commits of a Kafka source after checkpoints', { source: label, result: 'failed' }),
       discovered: m?.counter(METRIC.kafkaPartitionsDiscovered, 'Kafka partitions a source started reading after start-up', { source: label }),
+      deleted: m?.counter(METRIC.kafkaPartitionsDeleted, 'Kafka partitions a source stopped reading because their topic was deleted', { source: label }),
     }
     this.work = this.start().catch((e: unknown) => this.fail(e))
   }
@@ -294,8 +297,10 @@ export class KafkaReader<T> implements SourceReader<T> {
       await clock.sleepUntil(clock.now() + interval, this.stopDiscovery.signal)
       if (this.closed) return
       try {
-        const found = await discoverPartitions(this.admin, this.source.options.topics, false)
+        const existing = new Set<string>()
+        const found = await discoverPartitions(this.admin, this.source.options.topics, false, existing)
         if (this.closed) return
+        if (this.markDeleted(existing) > 0) restartNeeded = true
         if ([...found].some(([topic, ps]) => ps.some((p) => !this.known.has(splitIdOf(topic, p)) && this.owns(topic, p)))) {
           // Partitions found after start begin at the earliest offset (Flink's behaviour). A fresh
           // admin client: kafkajs' cached metadata may not list the new partitions yet.
@@ -324,6 +329,27 @@ export class KafkaReader<T> implements SourceReader<T> {
     }
   }
 
+  /**
+   * Partitions whose topic no longer exists (deleted) stop being fetched; what was fetched before is
+   * still emitted, then their splits end (pollNext), so they no longer hold the watermark back. A
+   * topic created again under the same name is discovered anew and read from its earliest offset.
+   * Returns how many partitions it marked.
+   */
+  private markDeleted(existing: Set<string>): number {
+    let marked = 0
+    for (const p of this.owned.values()) {
+      if (p.deleted || existing.has(p.topic)) continue
+      p.deleted = true
+      this.known.delete(p.id)
+      marked++
+    }
+    if (marked > 0) {
+      this.counters.deleted?.inc(marked)
+      this.wake()
+    }
+    return marked
+  }
+
   // --- fetching -----------------------------------------------------------------------------------
 
   /** (Re)starts the consumer for every partition still to read, each from where fetching stopped. */
@@ -332,7 +358,7 @@ export class KafkaReader<T> implements SourceReader<T> {
     const old = this.consumer
     this.consumer = undefined
     if (old) await this.release(old)
-    const toRead = [...this.owned.values()].filter((p) => p.stop === undefined || p.fetched < p.stop)
+    const toRead = [...this.owned.values()].filter((p) => !p.deleted && (p.stop === undefined || p.fetched < p.stop))
     if (toRead.length === 0 || this.closed) return
     const assignment: Record<string, number[]> = {}
     for (const p of toRead) (assignment[p.topic] ??= []).push(p.partition)
@@ -547,6 +573,7 @@ export class KafkaReader<T> implements SourceReader<T> {
         if (p.drained && (this.buffered < this.capacity / 2 || p.queue.length - p.head < this.fairShare() / 2)) p.drained()
       }
     }
+    if (this.owned.size > 0) this.endDeleted(main)
     if (this.source.bounded && this.releaseFinished(main) === 0) return 'end'
     return this.buffered > 0 && !this.waitingFor ? 'more' : 'nothing'
   }
@@ -562,6 +589,21 @@ export class KafkaReader<T> implements SourceReader<T> {
   private isWaiting(): boolean {
     const p = this.waitingFor
     return p !== undefined && p.fetching && p.head === p.queue.length
+  }
+
+  /** Ends the splits of deleted topics whose fetched records are all emitted. */
+  private endDeleted(main: ReaderOutput<T>): void {
+    let ended = false
+    for (const p of this.partitions) {
+      if (!p.deleted || p.fetching || p.head < p.queue.length) continue
+      this.owned.delete(p.id)
+      if (!p.released) {
+        p.released = true
+        main.releaseOutputForSplit?.(p.id)
+      }
+      ended = true
+    }
+    if (ended) this.partitions = [...this.owned.values()]
   }
 
   /** Bounded: releases partitions that reached their end; returns how many are still active. */
@@ -591,7 +633,10 @@ export class KafkaReader<T> implements SourceReader<T> {
       return structuredClone(this.restored.filter((s) => 'unresolved' in s || this.owns(s.topic, s.partition)))
     }
     const splits: KafkaSplit[] = [...this.owned.values()].map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next }))
-    if (this.committer && checkpointId !== undefined) this.pendingCommits.set(checkpointId, splits.map((s) => ({ ...s })))
+    if (this.committer && checkpointId !== undefined) {
+      // No offsets for deleted topics: the commit would fail.
+      this.pendingCommits.set(checkpointId, splits.filter((s) => !this.owned.get(splitIdOf(s.topic, s.partition))?.deleted).map((s) => ({ ...s })))
+    }
     return splits
   }
 
@@ -654,7 +699,7 @@ export class KafkaReader<T> implements SourceReader<T> {
 const GROUP_CLEANUP_RETRY = { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 }
 
 function newPartition<T>(topic: string, partition: number, offset: number): PartitionState<T> {
-  return { id: splitIdOf(topic, partition), topic, partition, next: offset, fetched: offset, stop: undefined, released: false, output: undefined, queue: [], head: 0, drained: undefined, fetching: false }
+  return { id: splitIdOf(topic, partition), topic, partition, next: offset, fetched: offset, stop: undefined, released: false, output: undefined, queue: [], head: 0, drained: undefined, fetching: false, deleted: false }
 }
 
 function deserializerFailed(e: unknown): DecodeResult<never> {

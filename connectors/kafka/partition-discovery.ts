@@ -46,10 +46,13 @@ export function describeTopics(topics: TopicSelector): string {
 /**
  * Every partition of the selected topics now, by topic. Internal topics (names starting with "__")
  * never match a pattern. `requireListed`: a listed topic that does not exist is an error (at
- * start-up); later discoveries skip it.
+ * start-up); later discoveries skip it. `existing`, when given, receives the name of every topic
+ * in the cluster (selected or not, with or without leaders): what tells a deleted topic apart from
+ * partitions that only lack a leader for a moment.
  */
-export async function discoverPartitions(admin: Admin, topics: TopicSelector, requireListed: boolean): Promise<Map<string, number[]>> {
+export async function discoverPartitions(admin: Admin, topics: TopicSelector, requireListed: boolean, existing?: Set<string>): Promise<Map<string, number[]>> {
   const { topics: all } = await admin.fetchTopicMetadata({ topics: [] })
+  if (existing) for (const t of all) existing.add(t.name)
   // A partition without a leader yet (just created) is left for the next discovery.
   const byName = new Map(all.map((t) => [t.name, t.partitions.filter((p) => p.leader >= 0).map((p) => p.partitionId).sort((a, b) => a - b)]))
   const out = new Map<string, number[]>()

@@ -142,6 +142,58 @@ describe('KafkaSource', () => {
     }
   }, 90_000)
 
+  it('a deleted topic: its partitions stop being read and no longer hold the watermark back, the other topics go on; created again, it is read from its earliest offset', async () => {
+    const prefix = uniqueName('fluxion-ks-del')
+    const a = await createTopic(`${prefix}-a`, 1)
+    const b = await createTopic(`${prefix}-b`, 1)
+    const env = StreamExecutionEnvironment.create({ parallelism: 1 })
+    const seen: number[] = []
+    const windows: { start: number; count: number }[] = []
+    env
+      .fromSource(
+        new KafkaSource<N>({ brokers: kafkaBrokers(), topics: new RegExp(`${prefix}-.*`), deserializer: serde, partitionDiscoveryIntervalMs: 300 }),
+        WatermarkStrategy.forMonotonousTimestamps<N>().withTimestampAssigner((v) => v.n),
+      )
+      .map((v) => {
+        seen.push(v.n)
+        return v
+      })
+      .keyBy(() => 'all')
+      .window(TumblingEventTimeWindows.of(10))
+      .aggregate({ createAccumulator: () => 0, add: (_v, acc) => acc + 1, getResult: (acc) => acc, merge: (x, y) => x + y }, (_key, window, count) => ({ start: window.start, count }))
+      .map((w) => {
+        windows.push(w)
+        return w
+      })
+      .sinkTo(new CollectSink([]))
+    const client = env.executeAsync('deleted-topic')
+    try {
+      // b's partition holds the watermark at 5: window [0, 10) cannot fire while b is read.
+      await send(b, 0, [5])
+      await send(a, 0, range(0, 10))
+      await send(a, 0, [20])
+      await until(() => seen.length === 12, 30_000, 'the first records')
+      await new Promise((r) => setTimeout(r, 700))
+      expect(windows).toEqual([])
+      await admin.deleteTopics({ topics: [b] })
+      createdTopics.splice(createdTopics.indexOf(b), 1)
+      await until(() => windows.length > 0, 30_000, 'the window that b held back')
+      expect(windows).toEqual([{ start: 0, count: 11 }])
+      await send(a, 0, [30])
+      await until(() => windows.length === 2, 30_000, 'a later window of a')
+      expect(windows[1]).toEqual({ start: 20, count: 1 })
+      expect(client.metrics().filter((m) => m.name === METRIC.kafkaPartitionsDeleted).reduce((n, m) => n + m.value, 0)).toBe(1)
+      // The same name again: a new topic, discovered and read from its earliest offset.
+      await until(async () => !(await admin.listTopics()).includes(b), 30_000, 'the deletion')
+      const again = await createTopic(`${prefix}-b`, 1)
+      await send(again, 0, [31, 32])
+      await until(() => seen.includes(32), 30_000, 'the records of the topic created again')
+      expect(sorted(seen)).toEqual([...range(0, 10), 5, 20, 30, 31, 32].sort((x, y) => x - y))
+    } finally {
+      await cancelled(client)
+    }
+  }, 90_000)
+
   it('discovered partitions are in checkpoints; a restore at another parallelism reads every record exactly once (partitions created since the savepoint from earliest)', async () => {
     const topic = await createTopic(uniqueName('fluxion-ks-chk'), 2)
     await send(topic, 0, range(0, 50))
