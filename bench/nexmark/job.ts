@@ -129,7 +129,10 @@ async function runOnWorkers(args: JobArgs): Promise<void> {
     collector.openGate()
     clearInterval(poll)
   }, 1)
-  const result = await client.result.finally(() => clearInterval(poll))
+  const result = await client.result.catch((e: unknown) => {
+    collector.close()
+    throw e
+  }).finally(() => clearInterval(poll))
   const metrics = await collector.finish()
   if (metrics.sourceEvents !== args.events) throw new Error(`worker metrics: the sources reported ${metrics.sourceEvents} events, expected ${args.events}`)
   const elapsedMs = metrics.lastSinkEndAt - metrics.firstEventAt

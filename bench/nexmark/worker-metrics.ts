@@ -291,6 +291,11 @@ export class WorkerMetricsCollector {
     this.channel.onmessage = (e) => this.receive((e as { data: MetricsMessage }).data)
   }
 
+  /** Stops listening (finish() does it; call it when the job failed). */
+  close(): void {
+    this.channel.close()
+  }
+
   /** Lets the sources start (call when every worker has deployed its subtasks). */
   openGate(): void {
     Atomics.store(this.gate, 0, 1)
