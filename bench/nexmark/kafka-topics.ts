@@ -1,6 +1,7 @@
 /**
  * `bench:nexmark -- --source kafka`: the runner pre-fills the topics once per invocation and passes
- * them to every Fluxion child (job.ts --source kafka). The measured topic holds events 0 … events − 1
+ * them to every child, Fluxion's (job.ts --source kafka) and Flink's (NexmarkJob --source kafka,
+ * bench/peers/flink KafkaEvents.java), with the same arguments. The measured topic holds events 0 … events − 1
  * of the generator (with the runner's --rate/--ooo-group/--seed), the warm-up topic the first
  * --warmup-events events, each over `partitions` partitions (Nexmark's layout: kafka.ts).
  */
@@ -10,7 +11,7 @@ import type { NexmarkConfig } from './generator.ts'
 import { fillNexmarkTopic } from './kafka.ts'
 
 export interface KafkaTopics {
-  /** Arguments for job.ts. */
+  /** Arguments for job.ts and NexmarkJob. */
   childArgs: string[]
   prefill: FillResult
   brokers: string[]
