@@ -12,13 +12,6 @@ export interface Collector<T> {
 export interface Output<T> {
   /** Emits a record. `timestamp` is NO_TIMESTAMP (-Infinity) when the record has none. */
   collect(value: T, timestamp: number): void
-  /**
-   * Emits the records `values[0..n)` with `timestamps[0..n)`, in order: the same as n calls of
-   * `collect` (optional: `collectBatch(output, …)` falls back to those calls). The arrays belong to
-   * the caller, which reuses them once the call returns: a receiver reads them during the call and
-   * never keeps or changes them.
-   */
-  collectBatch?(values: readonly T[], timestamps: readonly number[], n: number): void
   /** Emits a record to the side output `tag`; dropped when nobody consumes that side output. */
   collectSide<S>(tag: OutputTag<S>, value: S, timestamp: number): void
   /** Forwards a watermark. Callers only call it with a watermark larger than the previous one. */
@@ -27,28 +20,9 @@ export interface Output<T> {
   emitIdle(idle: boolean): void
 }
 
-/** Emits `values[0..n)` through `output`: one `collectBatch` call if it has one, else n `collect` calls. */
-export function collectBatch<T>(output: Output<T>, values: readonly T[], timestamps: readonly number[], n: number): void {
-  if (output.collectBatch !== undefined) output.collectBatch(values, timestamps, n)
-  else for (let i = 0; i < n; i++) output.collect(values[i], timestamps[i])
-}
-
-/**
- * An operator that takes a batch of records in one call (Output.collectBatch's contract for the
- * arrays) and emits at most one record per input record: a chain hands it records in batches.
- */
-export interface BatchOperator<IN> {
-  processBatch(values: readonly IN[], timestamps: readonly number[], n: number): void
-}
-
-export function isBatchOperator<IN>(op: object): op is BatchOperator<IN> {
-  return typeof (op as Partial<BatchOperator<IN>>).processBatch === 'function'
-}
-
 /** Discards everything (an operator with no consumers). */
 export const DISCARDING_OUTPUT: Output<unknown> = {
   collect() {},
-  collectBatch() {},
   collectSide() {},
   emitWatermark() {},
   emitIdle() {},
@@ -60,10 +34,6 @@ export class BroadcastingOutput<T> implements Output<T> {
 
   collect(value: T, timestamp: number): void {
     for (let i = 0; i < this.outputs.length; i++) this.outputs[i].collect(value, timestamp)
-  }
-
-  collectBatch(values: readonly T[], timestamps: readonly number[], n: number): void {
-    for (let i = 0; i < this.outputs.length; i++) collectBatch(this.outputs[i], values, timestamps, n)
   }
 
   collectSide<S>(tag: OutputTag<S>, value: S, timestamp: number): void {
@@ -91,10 +61,6 @@ export class OperatorOutput<T> implements Output<T> {
 
   collect(value: T, timestamp: number): void {
     this.main.collect(value, timestamp)
-  }
-
-  collectBatch(values: readonly T[], timestamps: readonly number[], n: number): void {
-    collectBatch(this.main, values, timestamps, n)
   }
 
   collectSide<S>(tag: OutputTag<S>, value: S, timestamp: number): void {

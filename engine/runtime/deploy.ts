@@ -5,7 +5,7 @@
 import { keyGroupRangeOf } from '../keys.ts'
 import type { JobEdge, JobGraph, JobVertex } from '../graph/job-graph.ts'
 import type { StreamOperator } from '../operator.ts'
-import { BroadcastingOutput, DISCARDING_OUTPUT, isBatchOperator, OperatorOutput, type BatchOperator, type Output } from '../output.ts'
+import { BroadcastingOutput, DISCARDING_OUTPUT, OperatorOutput, type Output } from '../output.ts'
 import type { OutputTag } from '../output-tag.ts'
 import { DEAD_LETTERS } from '../source.ts'
 import type { Clock } from '../time.ts'
@@ -37,16 +37,9 @@ export interface DeployOptions {
 
 /** Output that calls the next chained operator directly. */
 class ChainedOutput<T> implements Output<T> {
-  private readonly batchOperator: BatchOperator<T> | undefined
-  constructor(private readonly next: StreamOperator<T, unknown>) {
-    this.batchOperator = isBatchOperator<T>(next) ? next : undefined
-  }
+  constructor(private readonly next: StreamOperator<T, unknown>) {}
   collect(value: T, timestamp: number): void {
     this.next.processElement(value, timestamp)
-  }
-  collectBatch(values: readonly T[], timestamps: readonly number[], n: number): void {
-    if (this.batchOperator !== undefined) this.batchOperator.processBatch(values, timestamps, n)
-    else for (let i = 0; i < n; i++) this.next.processElement(values[i], timestamps[i])
   }
   collectSide<S>(_tag: OutputTag<S>, _value: S, _timestamp: number): void {}
   emitWatermark(watermark: number): void {
@@ -56,12 +49,6 @@ class ChainedOutput<T> implements Output<T> {
     this.next.processIdle(idle)
   }
 }
-
-/**
- * Most records a source hands to its chain in one batch (fewer when the job's batchSize is smaller):
- * enough to make the per-batch calls negligible, few enough that a record waits at most ~0.1 ms.
- */
-export const CHAIN_BATCH_SIZE = 128
 
 export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
   const channels = new Map<string, Channel>()
@@ -95,8 +82,7 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
       const operators = new Map<number, StreamOperator<any, any>>()
       for (const v of members) if (v.transformation.kind === 'operator') operators.set(v.id, v.transformation.details.operatorFactory!())
       const edgeOutputs: EdgeOutput[] = []
-      /** The output of `v`: its consumers, and whether one of them reads the side output `tag`. */
-      const outputOf = (v: JobVertex): { output: Output<unknown>; hasSide: (tag: string) => boolean } => {
+      const outputOf = (v: JobVertex): OperatorOutput<unknown> => {
         const main: Output<unknown>[] = []
         const sides = new Map<string, Output<unknown>[]>()
         for (const edge of v.outputs) {
@@ -115,39 +101,25 @@ export function deploy(graph: JobGraph, options: DeployOptions): Task[] {
           if (edge.tag === undefined) main.push(out)
           else sides.set(edge.tag, [...(sides.get(edge.tag) ?? []), out])
         }
-        const hasSide = (tag: string): boolean => sides.has(tag)
-        // Without side outputs, records go straight to the main consumers (one call less per record).
-        if (sides.size === 0) return { output: combine(main), hasSide }
         const sideOutputs = new Map<string, Output<unknown>>()
         for (const [tag, outs] of sides) sideOutputs.set(tag, combine(outs))
-        return { output: new OperatorOutput(combine(main), sideOutputs), hasSide }
+        return new OperatorOutput(combine(main), sideOutputs)
       }
       const base = { subtaskIndex: subtask, parallelism: head.parallelism, maxParallelism: graph.maxParallelism, clock: options.clock }
       for (const v of members) {
         const op = operators.get(v.id)
         if (!op) continue
-        op.setup({ ...base, name: v.name, backend: v === head ? backend : undefined }, outputOf(v).output)
+        op.setup({ ...base, name: v.name, backend: v === head ? backend : undefined }, outputOf(v))
         if (options.restore) op.initializeState(operatorSnapshotsFor(options.restore, v.key, subtask, head.parallelism))
       }
       let source = undefined
       if (head.transformation.kind === 'source') {
         source = head.transformation.details.sourceFactory!()
-        const { output, hasSide } = outputOf(head)
-        // Records move through the chain in batches when that cannot overfill a channel by more
-        // than one batch: no channel at all, or only operators that emit at most one record per record.
-        const chainBatchSize = edgeOutputs.length === 0 || [...operators.values()].every((op) => isBatchOperator(op)) ? Math.min(options.batchSize, CHAIN_BATCH_SIZE) : 1
+        const output = outputOf(head)
         source.setup(
-          {
-            ...base,
-            name: head.name,
-            deadLettersConsumed: hasSide(DEAD_LETTERS.id),
-            autoWatermarkIntervalMs: options.autoWatermarkIntervalMs,
-            batchSize: options.batchSize,
-            chainBatchSize,
-            metrics: options.metrics,
-          },
+          { ...base, name: head.name, deadLettersConsumed: output.hasSide(DEAD_LETTERS.id), autoWatermarkIntervalMs: options.autoWatermarkIntervalMs, batchSize: options.batchSize, metrics: options.metrics },
           output,
-          edgeOutputs.length === 0 ? undefined : () => anyFull(edgeOutputs),
+          () => anyFull(edgeOutputs),
         )
         const restored = options.restore && sourceSnapshotsFor(options.restore, head.key, subtask, head.parallelism, source.placesOwnSplits)
         if (restored) source.initializeState(restored)

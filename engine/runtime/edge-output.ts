@@ -82,10 +82,6 @@ export class EdgeOutput implements Output<unknown> {
     this.append(c, value, timestamp)
   }
 
-  collectBatch(values: readonly unknown[], timestamps: readonly number[], n: number): void {
-    for (let i = 0; i < n; i++) this.collect(values[i], timestamps[i])
-  }
-
   private append(c: number, value: unknown, timestamp: number): void {
     const batch = this.pending[c]
     batch.values.push(value)

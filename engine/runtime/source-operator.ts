@@ -5,7 +5,7 @@
  * positions at checkpoint barriers, and emits the final watermark when a bounded input ends.
  */
 import { FluxionError, userFunctionFailed } from '../errors.ts'
-import { collectBatch, type Output } from '../output.ts'
+import type { Output } from '../output.ts'
 import { DEAD_LETTERS, type DeadLetter, type InputStatus, type ReaderOutput, type Source, type SourceReader } from '../source.ts'
 import { MAX_WATERMARK, NO_TIMESTAMP, type Clock } from '../time.ts'
 import { METRIC, type Counter, type MetricsRegistry } from '../metrics.ts'
@@ -23,12 +23,6 @@ export interface SourceOperatorContext {
   readonly autoWatermarkIntervalMs: number
   /** Records per poll; the periodic watermark is emitted after every batchSize records. */
   readonly batchSize: number
-  /**
-   * Records handed to the chain in one `collectBatch` call (default 1: one `collect` per record).
-   * Buffered records are handed over before any watermark, idleness change or side output, and at
-   * the end of every poll, so downstream sees the same sequence as one by one.
-   */
-  readonly chainBatchSize?: number
   /** The job's counters (dead letters by reason); absent in bare unit tests. */
   readonly metrics?: MetricsRegistry
 }
@@ -100,11 +94,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
   private heldIndex = 0
   private readerEnded = false
   private outputFull: () => boolean = () => false
-  /** Records not yet handed to the chain (chainBatchSize > 1), and their timestamps. */
-  private readonly batchValues: T[] = []
-  private readonly batchTimestamps: number[] = []
-  private batchLength = 0
-  private chainBatchSize = 1
   /** Splits (and held records) to resume from, set before `open` when restoring a checkpoint. */
   private restored: SourceSnapshot | undefined
   /** Whether the reader names its splits; if not, its records go to one default split. */
@@ -130,15 +119,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
     this.ctx = ctx
     this.output = output
     this.outputFull = outputFull
-    this.chainBatchSize = Math.max(1, Math.floor(ctx.chainBatchSize ?? 1))
-  }
-
-  /** Hands the buffered records to the chain. */
-  private flushBatch(): void {
-    const n = this.batchLength
-    if (n === 0) return
-    this.batchLength = 0
-    collectBatch(this.output, this.batchValues, this.batchTimestamps, n)
   }
 
   /** Whether restore must hand this source the snapshots of every former subtask (Source.splitOwner). */
@@ -198,7 +178,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
     this.namesSplits()
     if (this.splits.size === 0 && !this.idle) {
       this.idle = true
-      this.flushBatch()
       this.output.emitIdle(true)
     }
   }
@@ -245,12 +224,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
    * watermark is emitted after every batchSize records and whenever the reader has nothing.
    */
   emitNext(): InputStatus {
-    const status = this.poll()
-    this.flushBatch()
-    return status
-  }
-
-  private poll(): InputStatus {
     if (!this.drainHeld()) return 'more'
     if (this.readerEnded) return this.end()
     let status: InputStatus
@@ -316,7 +289,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
       if (!this.usesSplitOutputs) this.split(DEFAULT_SPLIT)
       else if (!this.idle) {
         this.idle = true
-        this.flushBatch()
         this.output.emitIdle(true)
       }
     }
@@ -344,13 +316,7 @@ export class SourceOperator<T> implements ReaderOutput<T> {
     }
     if (split.idle) split.markActive()
     this.recordsOut++
-    if (this.chainBatchSize > 1) {
-      const i = this.batchLength
-      this.batchValues[i] = value
-      this.batchTimestamps[i] = ts
-      this.batchLength = i + 1
-      if (i + 1 >= this.chainBatchSize) this.flushBatch()
-    } else this.output.collect(value, ts)
+    this.output.collect(value, ts)
     split.generator.onEvent(value, ts, split)
     if (++this.sinceWatermark >= this.ctx.batchSize) this.periodicEmit()
   }
@@ -371,7 +337,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
         { operator: this.ctx.name },
       )
     }
-    this.flushBatch()
     this.output.collectSide(DEAD_LETTERS, letter, NO_TIMESTAMP)
   }
 
@@ -387,14 +352,12 @@ export class SourceOperator<T> implements ReaderOutput<T> {
     if (active === 0) {
       if (this.splits.size > 0 && !this.idle) {
         this.idle = true
-        this.flushBatch()
         this.output.emitIdle(true)
       }
       return
     }
     if (this.idle) {
       this.idle = false
-      this.flushBatch()
       this.output.emitIdle(false)
     }
     this.forward(min)
@@ -403,7 +366,6 @@ export class SourceOperator<T> implements ReaderOutput<T> {
   private forward(watermark: number): void {
     if (watermark <= this.lastWatermark) return
     this.lastWatermark = watermark
-    this.flushBatch()
     this.output.emitWatermark(watermark)
   }
 
