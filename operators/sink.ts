@@ -122,7 +122,7 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
       throw this.sinkError('prepare a commit', e)
     }
     // Committables are immutable once prepared (see prepareCommit), so a shallow copy is a snapshot.
-    const state: SinkOperatorState = { pending: [...this.pending].map(([id, committables]) => [id, [...committables]]) }
+    const state: SinkOperatorState = { pending: [...this.pending] }
     return state
   }
 

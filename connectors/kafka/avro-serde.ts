@@ -219,7 +219,7 @@ export class AvroSerializer<T> implements KafkaSerializer<T> {
       void this.schemaId(topic).catch(() => {}) // failures surface from serialize() when the sink sends
       return undefined
     }
-    if (pos + 5 > buf.length) return buf.length - (pos + 5) - 64
+    if (pos + 5 > buf.length) return buf.length - (pos + 5)
     buf[pos] = MAGIC_BYTE
     buf.writeInt32BE(id, pos + 1)
     return this.type.encode(value, buf, pos + 5)

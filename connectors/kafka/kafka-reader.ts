@@ -105,6 +105,8 @@ export class KafkaReader<T> implements SourceReader<T> {
   /** Subtasks of the first start that had not resolved their partitions when checkpointed. */
   private readonly unresolved: UnresolvedSplits['unresolved'][] = []
   private started = false
+  /** Partitions of deleted topics whose splits have not ended yet (pollNext ends them). */
+  private deletedDraining = 0
   /** Partitions whose split outputs pollNext must create. */
   private outputsPending = false
   private readonly capacity: number
@@ -340,10 +342,10 @@ export class KafkaReader<T> implements SourceReader<T> {
     for (const p of this.owned.values()) {
       if (p.deleted || existing.has(p.topic)) continue
       p.deleted = true
-      this.known.delete(p.id)
       marked++
     }
     if (marked > 0) {
+      this.deletedDraining += marked
       this.counters.deleted?.inc(marked)
       this.wake()
     }
@@ -573,7 +575,7 @@ export class KafkaReader<T> implements SourceReader<T> {
         if (p.drained && (this.buffered < this.capacity / 2 || p.queue.length - p.head < this.fairShare() / 2)) p.drained()
       }
     }
-    if (this.owned.size > 0) this.endDeleted(main)
+    if (this.deletedDraining > 0) this.endDeleted(main)
     if (this.source.bounded && this.releaseFinished(main) === 0) return 'end'
     return this.buffered > 0 && !this.waitingFor ? 'more' : 'nothing'
   }
@@ -591,19 +593,27 @@ export class KafkaReader<T> implements SourceReader<T> {
     return p !== undefined && p.fetching && p.head === p.queue.length
   }
 
-  /** Ends the splits of deleted topics whose fetched records are all emitted. */
+  /**
+   * Ends the splits of deleted topics whose fetched records are all emitted. Only then is the
+   * partition forgotten (`known`), so a topic created again under the name is discovered as new
+   * after its predecessor's split is gone, never while that split still drains.
+   */
   private endDeleted(main: ReaderOutput<T>): void {
-    let ended = false
+    let ended = 0
     for (const p of this.partitions) {
       if (!p.deleted || p.fetching || p.head < p.queue.length) continue
       this.owned.delete(p.id)
+      this.known.delete(p.id)
       if (!p.released) {
         p.released = true
         main.releaseOutputForSplit?.(p.id)
       }
-      ended = true
+      ended++
     }
-    if (ended) this.partitions = [...this.owned.values()]
+    if (ended > 0) {
+      this.deletedDraining -= ended
+      this.partitions = [...this.owned.values()]
+    }
   }
 
   /** Bounded: releases partitions that reached their end; returns how many are still active. */
