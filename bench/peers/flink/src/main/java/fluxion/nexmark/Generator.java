@@ -125,24 +125,22 @@ public final class Generator implements Serializable {
     this.spaced = null;
   }
 
-  /** Price tables: see PRICE_HI / PRICE_LO in generator.ts. */
-  static final double[] PRICE_HI = new double[65536];
-  static final double[] PRICE_LO = new double[65536];
+  /** Price tables: see PRICE_HI / PRICE_MID / PRICE_LO in generator.ts (10^(6·a/2^11), 10^(6·b/2^22), 10^(6·c/2^32)). */
+  static final double[] PRICE_HI = powerTable(2048, 0x3ff01bb97424ccd6L);
+  static final double[] PRICE_MID = powerTable(2048, 0x3ff000037431b2a1L);
+  static final double[] PRICE_LO = powerTable(1024, 0x3ff0000000dd0c55L);
 
-  static {
-    double stepHi = Double.longBitsToDouble(0x3ff000dd124bda50L); // 10^(6 / 2^16)
-    double stepLo = Double.longBitsToDouble(0x3ff0000000dd0c55L); // 10^(6 / 2^32)
-    PRICE_HI[0] = 1;
-    PRICE_LO[0] = 1;
-    for (int i = 1; i < 65536; i++) {
-      PRICE_HI[i] = PRICE_HI[i - 1] * stepHi;
-      PRICE_LO[i] = PRICE_LO[i - 1] * stepLo;
-    }
+  private static double[] powerTable(int length, long stepBits) {
+    double step = Double.longBitsToDouble(stepBits);
+    double[] table = new double[length];
+    table[0] = 1;
+    for (int i = 1; i < length; i++) table[i] = table[i - 1] * step;
+    return table;
   }
 
   private long nextPrice() {
     long u = next();
-    return Math.round(PRICE_HI[(int) (u >>> 16)] * PRICE_LO[(int) (u & 0xffff)] * 100.0);
+    return Math.round(PRICE_HI[(int) (u >>> 21)] * PRICE_MID[(int) ((u >>> 10) & 2047)] * PRICE_LO[(int) (u & 1023)] * 100.0);
   }
 
   private String nextExactString(int length) {
