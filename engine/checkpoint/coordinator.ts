@@ -114,9 +114,15 @@ export class CheckpointCoordinator {
     restoredFrom?: LoadedCheckpoint,
     /** Where savepoints go (kept until deleted); default: the checkpoint storage. */
     private readonly savepointStorage: CheckpointStorage = storage,
+    /**
+     * The highest checkpoint or savepoint id already present in either storage: new ids start
+     * above it, so that a job restored from an older checkpoint never writes over a newer one of
+     * the abandoned timeline (or over a savepoint) with an id of its own.
+     */
+    idFloor = 0,
   ) {
     this.latest = restoredFrom?.metadata
-    this.nextId = (restoredFrom?.metadata.checkpointId ?? 0) + 1
+    this.nextId = Math.max(restoredFrom?.metadata.checkpointId ?? 0, idFloor) + 1
     this.nextTrigger = clock.now() + config.intervalMs
     const parallelism = new Map<string, number>()
     for (const t of tasks) parallelism.set(t.headVertex, (parallelism.get(t.headVertex) ?? 0) + 1)

@@ -30,6 +30,8 @@ export interface CheckpointStorage {
   readMetadata(checkpointId: number): Promise<CheckpointMetadata>
   /** Ids of checkpoints with a metadata file, newest first. */
   listComplete(): Promise<number[]>
+  /** The highest id of any checkpoint here, complete or not (0 when there is none): new ids must be above it. */
+  highestId(): Promise<number>
   /** Deletes checkpoint directories that neither `keep` nor their state files reference. */
   retain(keep: readonly CheckpointMetadata[]): Promise<void>
 }
@@ -144,6 +146,21 @@ export class LocalCheckpointStorage implements CheckpointStorage {
       }
     }
     return ids.sort((a, b) => b - a)
+  }
+
+  async highestId(): Promise<number> {
+    let entries: string[]
+    try {
+      entries = await readdir(this.root)
+    } catch {
+      return 0
+    }
+    let highest = 0
+    for (const e of entries) {
+      const m = /^chk-(\d+)$/.exec(e)
+      if (m) highest = Math.max(highest, Number(m[1]))
+    }
+    return highest
   }
 
   async retain(keep: readonly CheckpointMetadata[]): Promise<void> {

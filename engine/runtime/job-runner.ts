@@ -4,7 +4,7 @@
  * checkpoint coordinator, restarts from the latest complete checkpoint under the restart
  * strategy after a failure, and recovers the pending commits of two-phase-commit sinks.
  */
-import { dirname, basename, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { FluxionError } from '../errors.ts'
 import type { JobGraph } from '../graph/job-graph.ts'
 import type { Clock } from '../time.ts'
@@ -153,6 +153,8 @@ export class JobRunner {
 
   private async runAttempt(restore: LoadedCheckpoint | undefined, rocks: Map<string, RocksDbKeyedStateBackend>): Promise<void> {
     const opts = this.options
+    // Before deploying: the tasks become visible (tasks()) only together with their coordinator.
+    const idFloor = await this.checkpointIdFloor()
     const wake = { executor: undefined as LocalExecutor | undefined }
     const tasks = deploy(this.graph, {
       restore,
@@ -170,7 +172,7 @@ export class JobRunner {
     this.tasks = tasks
     const coordinator =
       opts.checkpoint && this.storage
-        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage)
+        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage, idFloor)
         : undefined
     this.coordinator = coordinator
     const executor = new LocalExecutor(tasks, opts.clock, { sliceRecords: opts.batchSize * 4, yieldAfterMs: 5 }, coordinator)
@@ -185,13 +187,14 @@ export class JobRunner {
   /** One attempt on worker threads: the coordinator stays here, the subtasks run in the workers. */
   private async runRemoteAttempt(restore: LoadedCheckpoint | undefined, remote: RemoteAttempts): Promise<void> {
     const opts = this.options
+    const idFloor = await this.checkpointIdFloor()
     const attempt = await remote.start(restore)
     try {
       this.remoteAttempt = attempt
       this.tasks = attempt.tasks
       const coordinator =
         opts.checkpoint && this.storage
-          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage)
+          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage, idFloor)
           : undefined
       this.coordinator = coordinator
       if (this.cancelled) attempt.cancel()
@@ -216,7 +219,46 @@ export class JobRunner {
     const m = /^chk-(\d+)$/.exec(basename(from))
     if (!m) throw new FluxionError('FLX_CHECKPOINT_NOT_FOUND', `restoreFrom "${from}" must be 'latest' or a checkpoint directory ending in chk-<n>`)
     const storage = new LocalCheckpointStorage(dirname(from))
-    return loadCheckpoint(storage, await storage.readMetadata(Number(m[1])))
+    const loaded = await loadCheckpoint(storage, await storage.readMetadata(Number(m[1])))
+    return this.registerRestorePoint(loaded)
+  }
+
+  /**
+   * Highest checkpoint or savepoint id already in this job's directories (0 without checkpointing):
+   * the coordinator's ids start above it.
+   */
+  private async checkpointIdFloor(): Promise<number> {
+    if (!this.storage) return 0
+    return Math.max(await this.storage.highestId(), (await this.savepointStorage?.highestId()) ?? 0)
+  }
+
+  /**
+   * Makes an explicitly restored checkpoint or savepoint the latest complete checkpoint of this
+   * job's checkpoint directory, as Flink adds a restored savepoint to its completed checkpoint store:
+   * a failure before the job's first checkpoint then restarts from it, not from a newer checkpoint
+   * of the timeline the restore abandoned (or from nothing, when the restore point lives in another
+   * directory). Its files are adopted (hard links, else copies) into chk-<next id>; the newer
+   * checkpoints of the abandoned timeline are then older than every new one and removed by
+   * retention. Nothing to do when it already is the latest here, or without checkpointing.
+   */
+  private async registerRestorePoint(loaded: LoadedCheckpoint): Promise<LoadedCheckpoint> {
+    const storage = this.storage
+    const source = loaded.storage
+    const meta = loaded.metadata
+    if (!storage || !source || meta.final) return loaded
+    const sameRoot = source instanceof LocalCheckpointStorage && storage instanceof LocalCheckpointStorage && resolve(source.root) === resolve(storage.root)
+    if (sameRoot && meta.checkpointId === (await storage.listComplete())[0]) return loaded
+    const id = Math.max(meta.checkpointId, await this.checkpointIdFloor()) + 1
+    const tasks: CheckpointMetadata['tasks'] = {}
+    for (const [head, task] of Object.entries(meta.tasks)) {
+      const subtasks = []
+      for (const s of task.subtasks) subtasks.push({ subtask: s.subtask, files: await Promise.all(s.files.map((f) => storage.adoptState(id, source, f))) })
+      tasks[head] = { parallelism: task.parallelism, subtasks }
+    }
+    const registered: CheckpointMetadata = { ...meta, checkpointId: id, completedAt: this.options.clock.now(), savepoint: false, tasks }
+    await storage.writeMetadata(registered)
+    this.log(`restoring ${meta.savepoint ? 'savepoint' : 'checkpoint'} ${meta.checkpointId}; registered as checkpoint ${id} under ${this.options.checkpoint!.dir}, the latest to restart from`)
+    return { metadata: registered, chains: loaded.chains, storage }
   }
 
   /** Commits what the restored checkpoint's sinks prepared, and aborts everything else. */

@@ -94,7 +94,11 @@ describe.each(['memory', 'rocksdb'] as const)('%s backend', (backend) => {
     expect(next).toMatchObject({ incremental: true, rows: 2 })
     const storage = new LocalCheckpointStorage(join(dir, 'chk'))
     const meta = await storage.readMetadata(next.checkpointId)
-    expect(meta.tasks.store.subtasks.map((s) => s.files)).toEqual([0, 1].map((s) => [`chk-${next.checkpointId}/restored-chk-${checkpointId}-store-${s}.state`, `chk-${next.checkpointId}/store-${s}.state`]))
+    // The savepoint's files were linked in when the restore registered it as the latest checkpoint
+    // here (the id before the next one), and the next checkpoint builds on them there.
+    const restorePoint = next.checkpointId - 1
+    expect((await storage.readMetadata(restorePoint)).savepoint).toBe(false)
+    expect(meta.tasks.store.subtasks.map((s) => s.files)).toEqual([0, 1].map((s) => [`chk-${restorePoint}/restored-chk-${checkpointId}-store-${s}.state`, `chk-${next.checkpointId}/store-${s}.state`]))
     const expected = Object.fromEntries(all((k) => (k === 3 ? 33 : k * 2)).filter((w) => w.k !== 4).map((w) => [w.k, w.v]))
     expect(Object.fromEntries(await stateAt(backend, 2, dir, join(dir, 'chk', `chk-${next.checkpointId}`)))).toEqual(expected)
     // The checkpoint does not depend on the savepoint's files.
