@@ -317,16 +317,17 @@ class EventGenerator {
     return this.baseTime + Math.floor(Math.trunc(eventNumber * this.interEventDelayUs) / 1000)
   }
 
-  private lastBase0PersonId(eventId: number): number {
-    const epoch = Math.floor(eventId / this.totalProportion)
-    let offset = mod(eventId, this.totalProportion)
+  /**
+   * The ids of the last person and auction created at or before event id = epoch · total + offset
+   * (epoch and offset computed once per event, in `generate`, and passed down: each division costs
+   * a few ns, and a bid needs both ids).
+   */
+  private lastBase0PersonId(epoch: number, offset: number): number {
     if (offset >= this.personProportion) offset = this.personProportion - 1
     return epoch * this.personProportion + offset
   }
 
-  private lastBase0AuctionId(eventId: number): number {
-    let epoch = Math.floor(eventId / this.totalProportion)
-    let offset = mod(eventId, this.totalProportion)
+  private lastBase0AuctionId(epoch: number, offset: number): number {
     if (offset < this.personProportion) {
       epoch--
       offset = this.auctionProportion - 1
@@ -338,20 +339,20 @@ class EventGenerator {
     return epoch * this.auctionProportion + offset
   }
 
-  private nextBase0PersonId(eventId: number): number {
-    const numPeople = this.lastBase0PersonId(eventId) + 1
+  private nextBase0PersonId(lastPersonId: number): number {
+    const numPeople = lastPersonId + 1
     const activePeople = Math.min(numPeople, this.numActivePeople)
     return numPeople - activePeople + this.nextInt(activePeople + PERSON_ID_LEAD)
   }
 
-  private nextBase0AuctionId(eventId: number): number {
-    const maxAuction = this.lastBase0AuctionId(eventId)
+  private nextBase0AuctionId(lastAuctionId: number): number {
+    const maxAuction = lastAuctionId
     const minAuction = Math.max(maxAuction - this.numInFlightAuctions, 0)
     return minAuction + this.nextInt(maxAuction - minAuction + 1 + AUCTION_ID_LEAD)
   }
 
-  private nextPerson(eventId: number, timestamp: number): Person {
-    const id = this.lastBase0PersonId(eventId) + FIRST_PERSON_ID
+  private nextPerson(epoch: number, offset: number, timestamp: number): Person {
+    const id = this.lastBase0PersonId(epoch, offset) + FIRST_PERSON_ID
     const name = FIRST_NAMES[this.nextInt(FIRST_NAMES.length)] + ' ' + LAST_NAMES[this.nextInt(LAST_NAMES.length)]
     const emailAddress = this.nextString(7) + '@' + this.nextString(5) + '.com'
     let creditCard = ''
@@ -363,11 +364,12 @@ class EventGenerator {
     return { kind: 'person', id, name, emailAddress, creditCard, city, state: st, dateTime: timestamp, extra }
   }
 
-  private nextAuction(eventId: number, timestamp: number): Auction {
-    const id = this.lastBase0AuctionId(eventId) + FIRST_AUCTION_ID
+  private nextAuction(eventId: number, epoch: number, offset: number, timestamp: number): Auction {
+    const id = this.lastBase0AuctionId(epoch, offset) + FIRST_AUCTION_ID
+    const lastPersonId = this.lastBase0PersonId(epoch, offset)
     let seller: number
-    if (this.nextInt(this.hotSellersRatio) > 0) seller = Math.floor(this.lastBase0PersonId(eventId) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO
-    else seller = this.nextBase0PersonId(eventId)
+    if (this.nextInt(this.hotSellersRatio) > 0) seller = Math.floor(lastPersonId / HOT_SELLER_RATIO) * HOT_SELLER_RATIO
+    else seller = this.nextBase0PersonId(lastPersonId)
     seller += FIRST_PERSON_ID
     const category = FIRST_CATEGORY_ID + this.nextInt(NUM_CATEGORIES)
     const initialBid = this.nextPrice()
@@ -382,14 +384,16 @@ class EventGenerator {
     return { kind: 'auction', id, itemName, description, initialBid, reserve, dateTime: timestamp, expires, seller, category, extra }
   }
 
-  private nextBid(eventId: number, timestamp: number): Bid {
+  private nextBid(epoch: number, offset: number, timestamp: number): Bid {
+    const lastAuctionId = this.lastBase0AuctionId(epoch, offset)
     let auction: number
-    if (this.nextInt(this.hotAuctionRatio) > 0) auction = Math.floor(this.lastBase0AuctionId(eventId) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
-    else auction = this.nextBase0AuctionId(eventId)
+    if (this.nextInt(this.hotAuctionRatio) > 0) auction = Math.floor(lastAuctionId / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
+    else auction = this.nextBase0AuctionId(lastAuctionId)
     auction += FIRST_AUCTION_ID
+    const lastPersonId = this.lastBase0PersonId(epoch, offset)
     let bidder: number
-    if (this.nextInt(this.hotBiddersRatio) > 0) bidder = Math.floor(this.lastBase0PersonId(eventId) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
-    else bidder = this.nextBase0PersonId(eventId)
+    if (this.nextInt(this.hotBiddersRatio) > 0) bidder = Math.floor(lastPersonId / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
+    else bidder = this.nextBase0PersonId(lastPersonId)
     bidder += FIRST_PERSON_ID
     const price = this.nextPrice()
     const extra = this.nextExtra(8 + 8 + 8 + 8, this.avgBidByteSize)
@@ -403,10 +407,11 @@ class EventGenerator {
     const eventId = groupSize === 1 ? index : index - mod(index, groupSize) + mod(index * OUT_OF_ORDER_MULTIPLIER, groupSize)
     const timestamp = this.timestampForEvent(eventId)
     this.prng[0] = eventSeed(this.seed, eventId)
-    const rem = mod(eventId, this.totalProportion)
-    if (rem < this.personProportion) return this.nextPerson(eventId, timestamp)
-    if (rem < this.personProportion + this.auctionProportion) return this.nextAuction(eventId, timestamp)
-    return this.nextBid(eventId, timestamp)
+    const epoch = Math.floor(eventId / this.totalProportion)
+    const offset = eventId - epoch * this.totalProportion
+    if (offset < this.personProportion) return this.nextPerson(epoch, offset, timestamp)
+    if (offset < this.personProportion + this.auctionProportion) return this.nextAuction(eventId, epoch, offset, timestamp)
+    return this.nextBid(epoch, offset, timestamp)
   }
 }
 

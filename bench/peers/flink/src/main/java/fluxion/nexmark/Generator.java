@@ -167,16 +167,13 @@ public final class Generator implements Serializable {
     return config.baseTime + ((long) (eventNumber * interEventDelayUs)) / 1000L;
   }
 
-  private long lastBase0PersonId(long eventId) {
-    long epoch = eventId / totalProportion;
-    long offset = eventId % totalProportion;
+  /** See lastBase0PersonId in generator.ts: epoch and offset of the event id are computed once, in generate. */
+  private long lastBase0PersonId(long epoch, long offset) {
     if (offset >= config.personProportion) offset = config.personProportion - 1;
     return epoch * config.personProportion + offset;
   }
 
-  private long lastBase0AuctionId(long eventId) {
-    long epoch = eventId / totalProportion;
-    long offset = eventId % totalProportion;
+  private long lastBase0AuctionId(long epoch, long offset) {
     if (offset < config.personProportion) {
       epoch--;
       offset = config.auctionProportion - 1;
@@ -188,21 +185,21 @@ public final class Generator implements Serializable {
     return epoch * config.auctionProportion + offset;
   }
 
-  private long nextBase0PersonId(long eventId) {
-    long numPeople = lastBase0PersonId(eventId) + 1;
+  private long nextBase0PersonId(long lastPersonId) {
+    long numPeople = lastPersonId + 1;
     long activePeople = Math.min(numPeople, config.numActivePeople);
     return numPeople - activePeople + nextInt(activePeople + PERSON_ID_LEAD);
   }
 
-  private long nextBase0AuctionId(long eventId) {
-    long maxAuction = lastBase0AuctionId(eventId);
+  private long nextBase0AuctionId(long lastAuctionId) {
+    long maxAuction = lastAuctionId;
     long minAuction = Math.max(maxAuction - config.numInFlightAuctions, 0);
     return minAuction + nextInt(maxAuction - minAuction + 1 + AUCTION_ID_LEAD);
   }
 
-  private Person nextPerson(long eventId, long timestamp) {
+  private Person nextPerson(long epoch, long offset, long timestamp) {
     Person p = new Person();
-    p.id = lastBase0PersonId(eventId) + FIRST_PERSON_ID;
+    p.id = lastBase0PersonId(epoch, offset) + FIRST_PERSON_ID;
     p.name = FIRST_NAMES[(int) nextInt(FIRST_NAMES.length)] + " " + LAST_NAMES[(int) nextInt(LAST_NAMES.length)];
     p.emailAddress = nextString(7) + "@" + nextString(5) + ".com";
     StringBuilder cc = new StringBuilder(19);
@@ -221,12 +218,13 @@ public final class Generator implements Serializable {
     return p;
   }
 
-  private Auction nextAuction(long eventId, long timestamp) {
+  private Auction nextAuction(long eventId, long epoch, long offset, long timestamp) {
     Auction a = new Auction();
-    a.id = lastBase0AuctionId(eventId) + FIRST_AUCTION_ID;
+    a.id = lastBase0AuctionId(epoch, offset) + FIRST_AUCTION_ID;
+    long lastPersonId = lastBase0PersonId(epoch, offset);
     long seller;
-    if (nextInt(config.hotSellersRatio) > 0) seller = (lastBase0PersonId(eventId) / HOT_SELLER_RATIO) * HOT_SELLER_RATIO;
-    else seller = nextBase0PersonId(eventId);
+    if (nextInt(config.hotSellersRatio) > 0) seller = (lastPersonId / HOT_SELLER_RATIO) * HOT_SELLER_RATIO;
+    else seller = nextBase0PersonId(lastPersonId);
     a.seller = seller + FIRST_PERSON_ID;
     a.category = FIRST_CATEGORY_ID + nextInt(NUM_CATEGORIES);
     a.initialBid = nextPrice();
@@ -241,15 +239,17 @@ public final class Generator implements Serializable {
     return a;
   }
 
-  private Bid nextBid(long eventId, long timestamp) {
+  private Bid nextBid(long epoch, long offset, long timestamp) {
     Bid b = new Bid();
+    long lastAuctionId = lastBase0AuctionId(epoch, offset);
     long auction;
-    if (nextInt(config.hotAuctionRatio) > 0) auction = (lastBase0AuctionId(eventId) / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO;
-    else auction = nextBase0AuctionId(eventId);
+    if (nextInt(config.hotAuctionRatio) > 0) auction = (lastAuctionId / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO;
+    else auction = nextBase0AuctionId(lastAuctionId);
     b.auction = auction + FIRST_AUCTION_ID;
+    long lastPersonId = lastBase0PersonId(epoch, offset);
     long bidder;
-    if (nextInt(config.hotBiddersRatio) > 0) bidder = (lastBase0PersonId(eventId) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1;
-    else bidder = nextBase0PersonId(eventId);
+    if (nextInt(config.hotBiddersRatio) > 0) bidder = (lastPersonId / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1;
+    else bidder = nextBase0PersonId(lastPersonId);
     b.bidder = bidder + FIRST_PERSON_ID;
     b.price = nextPrice();
     b.extra = nextExtra(8 + 8 + 8 + 8, config.avgBidByteSize);
@@ -263,17 +263,18 @@ public final class Generator implements Serializable {
     long eventId = groupSize == 1 ? index : index - (index % groupSize) + ((index * OUT_OF_ORDER_MULTIPLIER) % groupSize);
     long timestamp = timestampForEvent(eventId);
     state = eventSeed(config.seed, eventId);
-    long rem = eventId % totalProportion;
+    long epoch = eventId / totalProportion;
+    long offset = eventId - epoch * totalProportion;
     Event e = new Event();
-    if (rem < config.personProportion) {
+    if (offset < config.personProportion) {
       e.kind = Model.PERSON;
-      e.person = nextPerson(eventId, timestamp);
-    } else if (rem < config.personProportion + config.auctionProportion) {
+      e.person = nextPerson(epoch, offset, timestamp);
+    } else if (offset < config.personProportion + config.auctionProportion) {
       e.kind = Model.AUCTION;
-      e.auction = nextAuction(eventId, timestamp);
+      e.auction = nextAuction(eventId, epoch, offset, timestamp);
     } else {
       e.kind = Model.BID;
-      e.bid = nextBid(eventId, timestamp);
+      e.bid = nextBid(epoch, offset, timestamp);
     }
     return e;
   }
