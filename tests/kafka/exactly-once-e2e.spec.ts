@@ -130,45 +130,54 @@ function diff(got: OutputRow[], expected: OutputRow[]): string {
   return `missing (w:key:start:count:sum): ${missing.slice(0, 20).join(', ') || 'none'}; extra: ${extra.slice(0, 20).join(', ') || 'none'}`
 }
 
-describe('exactly-once Kafka → windows → Kafka', () => {
-  it('a read_committed reader sees every window result exactly once after SIGKILLs and restarts', async () => {
-    const n = 20_000
-    const expected = expectedResults(n)
-    const topics = await prepareTopics(kafkaBrokers(), n)
-    const chk = mkdtempSync(join(tmpdir(), 'fluxion-eos-e2e-chk-'))
-    const args = { brokers: kafkaBrokers().join(','), input: topics.input, output: topics.output, prefix: topics.prefix, chk, pace: '10' }
-    try {
-      let kills = 0
-      let restores = 0
-      const log: string[] = []
-      for (let i = 0; i < 4; i++) {
-        const r = await runJob(args, { killWithinMs: 3_000 })
-        log.push(`run ${i}: ${r.signal ?? r.code} after ${r.ms} ms`)
-        if (/restoring from checkpoint/.test(r.stderr)) restores++
-        expect(r.exitAfterFinishMs ?? 0, `run ${i} finished but did not exit\n${r.stderr}`).toBeLessThan(EXIT_AFTER_FINISH_MS)
-        if (r.signal === 'SIGKILL') kills++
-        else expect(r.code, r.stderr).toBe(0)
-      }
-      const last = await runJob(args)
-      log.push(`last run: ${last.code} after ${last.ms} ms`)
-      expect(last.code, last.stderr).toBe(0)
-      expect(last.exitAfterFinishMs, 'the last run must exit by itself once finished').toBeLessThan(EXIT_AFTER_FINISH_MS)
-      if (/restoring from checkpoint/.test(last.stderr)) restores++
-      expect(kills, log.join('\n')).toBeGreaterThan(0)
-      expect(restores, `some run must have resumed from a checkpoint of a killed one\n${log.join('\n')}`).toBeGreaterThan(0)
-
-      const got = rowsOf(await readTopic(kafkaBrokers(), topics.output, expected.length))
-      expect(got.length, `${log.join('\n')}\n${diff(got, expected)}`).toBe(expected.length)
-      expect(sorted(got)).toEqual(sorted(expected))
-      // The premise of the test: window results were committed checkpoint by checkpoint (the kills fell
-      // between commits), not all at the end: the source's watermark advances while it reads.
-      const control = await readTopic(kafkaBrokers(), `${topics.prefix}.control`, 1)
-      const epochs = new Set(control.filter((r) => !r.key!.endsWith('/probe')).map((r) => r.key!.split('/').pop()))
-      expect(epochs.size, `epochs with window results: ${[...epochs].join(',')}\n${log.join('\n')}`).toBeGreaterThan(3)
-    } finally {
-      await topics.drop()
+/**
+ * The job killed with SIGKILL at random moments after a checkpoint and restarted from its latest
+ * checkpoint, four times, then run to the end; `extra` are more job arguments (e.g. worker threads;
+ * two subtasks read twice as fast, so they are paced more: every `pace` records a subtask sleeps 1 ms).
+ */
+async function killAndRestart(extra: Record<string, string> = {}): Promise<void> {
+  const n = 20_000
+  const expected = expectedResults(n)
+  const topics = await prepareTopics(kafkaBrokers(), n)
+  const chk = mkdtempSync(join(tmpdir(), 'fluxion-eos-e2e-chk-'))
+  const args = { brokers: kafkaBrokers().join(','), input: topics.input, output: topics.output, prefix: topics.prefix, chk, pace: '10', ...extra }
+  try {
+    let kills = 0
+    let restores = 0
+    const log: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const r = await runJob(args, { killWithinMs: 3_000 })
+      log.push(`run ${i}: ${r.signal ?? r.code} after ${r.ms} ms`)
+      if (/restoring from checkpoint/.test(r.stderr)) restores++
+      expect(r.exitAfterFinishMs ?? 0, `run ${i} finished but did not exit\n${r.stderr}`).toBeLessThan(EXIT_AFTER_FINISH_MS)
+      if (r.signal === 'SIGKILL') kills++
+      else expect(r.code, r.stderr).toBe(0)
     }
-  }, 90_000)
+    const last = await runJob(args)
+    log.push(`last run: ${last.code} after ${last.ms} ms`)
+    expect(last.code, last.stderr).toBe(0)
+    expect(last.exitAfterFinishMs, 'the last run must exit by itself once finished').toBeLessThan(EXIT_AFTER_FINISH_MS)
+    if (/restoring from checkpoint/.test(last.stderr)) restores++
+    expect(kills, log.join('\n')).toBeGreaterThan(0)
+    expect(restores, `some run must have resumed from a checkpoint of a killed one\n${log.join('\n')}`).toBeGreaterThan(0)
+
+    const got = rowsOf(await readTopic(kafkaBrokers(), topics.output, expected.length))
+    expect(got.length, `${log.join('\n')}\n${diff(got, expected)}`).toBe(expected.length)
+    expect(sorted(got)).toEqual(sorted(expected))
+    // The premise of the test: window results were committed checkpoint by checkpoint (the kills fell
+    // between commits), not all at the end: the source's watermark advances while it reads.
+    const control = await readTopic(kafkaBrokers(), `${topics.prefix}.control`, 1)
+    const epochs = new Set(control.filter((r) => !r.key!.endsWith('/probe')).map((r) => r.key!.split('/').pop()))
+    expect(epochs.size, `epochs with window results: ${[...epochs].join(',')}\n${log.join('\n')}`).toBeGreaterThan(3)
+  } finally {
+    await topics.drop()
+  }
+}
+
+describe('exactly-once Kafka → windows → Kafka', () => {
+  it('a read_committed reader sees every window result exactly once after SIGKILLs and restarts', () => killAndRestart(), 90_000)
+
+  it('the same with the subtasks on two worker threads (parallelism 2): a SIGKILL takes the workers down with the process', () => killAndRestart({ parallelism: '2', workers: '2', pace: '4' }), 120_000)
 
   it('a broker stopped in the middle of the run and started again: still exactly once', async () => {
     const t0 = Date.now()
