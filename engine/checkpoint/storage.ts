@@ -32,7 +32,10 @@ export interface CheckpointStorage {
   listComplete(): Promise<number[]>
   /** The highest id of any checkpoint here, complete or not (0 when there is none): new ids must be above it. */
   highestId(): Promise<number>
-  /** Deletes checkpoint directories that neither `keep` nor their state files reference. */
+  /**
+   * Deletes the checkpoints older than the newest in `keep` that are not in it: their directories,
+   * or only their metadata when a kept checkpoint still uses some of their files.
+   */
   retain(keep: readonly CheckpointMetadata[]): Promise<void>
 }
 
@@ -164,9 +167,9 @@ export class LocalCheckpointStorage implements CheckpointStorage {
   }
 
   async retain(keep: readonly CheckpointMetadata[]): Promise<void> {
+    const kept = new Set(keep.map((meta) => this.dirOf(meta.checkpointId)))
     const referenced = new Set<string>()
     for (const meta of keep) {
-      referenced.add(this.dirOf(meta.checkpointId))
       for (const task of Object.values(meta.tasks)) for (const s of task.subtasks) for (const f of s.files) referenced.add(f.split('/')[0])
     }
     const newest = Math.max(-1, ...keep.map((m) => m.checkpointId))
@@ -178,9 +181,13 @@ export class LocalCheckpointStorage implements CheckpointStorage {
     }
     for (const e of entries) {
       const m = /^chk-(\d+)$/.exec(e)
-      // Keep what is referenced, and anything newer than the newest kept (in progress).
-      if (!m || referenced.has(e) || Number(m[1]) > newest) continue
-      await rm(join(this.root, e), { recursive: true, force: true })
+      // Keep the kept checkpoints, and anything newer than the newest kept (in progress).
+      if (!m || kept.has(e) || Number(m[1]) > newest) continue
+      // A checkpoint no longer kept whose files a kept one still uses (a compacted base, a restored
+      // file): keep the files, but it is no longer a complete checkpoint (the files its metadata
+      // lists elsewhere may be gone), so it is neither listed nor restored as one.
+      if (referenced.has(e)) await rm(join(this.root, e, '_metadata'), { force: true })
+      else await rm(join(this.root, e), { recursive: true, force: true })
     }
   }
 }

@@ -60,6 +60,8 @@ export class JobRunner {
   private cancelled = false
   private readonly storage: CheckpointStorage | undefined
   private readonly savepointStorage: LocalCheckpointStorage | undefined
+  /** The explicit restore point (restoreFrom: a path) until the first attempt registers it. */
+  private unregistered: LoadedCheckpoint | undefined
 
   constructor(
     private readonly graph: JobGraph,
@@ -114,7 +116,8 @@ export class JobRunner {
         this.log(`job "${this.options.jobName}" failed (${(e as Error).message}); restart ${this.restarts} in ${delay} ms from the latest complete checkpoint`)
         await this.options.clock.sleepUntil(this.options.clock.now() + delay)
         if (this.cancelled) throw new FluxionError('FLX_JOB_CANCELLED', 'the job was cancelled while waiting to restart')
-        restore = this.storage ? await loadLatestCheckpoint(this.storage, (skip) => this.log(skip.message)) : undefined
+        // An explicit restore point that never deployed is tried again; else the latest checkpoint.
+        restore = this.unregistered ?? (this.storage ? await loadLatestCheckpoint(this.storage, (skip) => this.log(skip.message)) : undefined)
       }
     }
   }
@@ -153,8 +156,6 @@ export class JobRunner {
 
   private async runAttempt(restore: LoadedCheckpoint | undefined, rocks: Map<string, RocksDbKeyedStateBackend>): Promise<void> {
     const opts = this.options
-    // Before deploying: the tasks become visible (tasks()) only together with their coordinator.
-    const idFloor = await this.checkpointIdFloor()
     const wake = { executor: undefined as LocalExecutor | undefined }
     const tasks = deploy(this.graph, {
       restore,
@@ -169,11 +170,14 @@ export class JobRunner {
         rocks.get(`${vertexKey}#${subtask}`) ??
         new MemoryKeyedStateBackend(maxParallelism, keyGroupRange, { clock: opts.clock, trackChanges: opts.checkpoint !== undefined }),
     })
-    this.tasks = tasks
+    // Deployed (the restored state was accepted): an explicit restore point becomes the latest here.
+    const restored = await this.registerRestorePointOnce(restore)
     const coordinator =
       opts.checkpoint && this.storage
-        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage, idFloor)
+        ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restored, this.savepointStorage, await this.checkpointIdFloor())
         : undefined
+    // The tasks become visible (tasks()) only together with their coordinator.
+    this.tasks = tasks
     this.coordinator = coordinator
     const executor = new LocalExecutor(tasks, opts.clock, { sliceRecords: opts.batchSize * 4, yieldAfterMs: 5 }, coordinator)
     wake.executor = executor
@@ -187,15 +191,15 @@ export class JobRunner {
   /** One attempt on worker threads: the coordinator stays here, the subtasks run in the workers. */
   private async runRemoteAttempt(restore: LoadedCheckpoint | undefined, remote: RemoteAttempts): Promise<void> {
     const opts = this.options
-    const idFloor = await this.checkpointIdFloor()
     const attempt = await remote.start(restore)
     try {
       this.remoteAttempt = attempt
-      this.tasks = attempt.tasks
+      const restored = await this.registerRestorePointOnce(restore)
       const coordinator =
         opts.checkpoint && this.storage
-          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restore, this.savepointStorage, idFloor)
+          ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restored, this.savepointStorage, await this.checkpointIdFloor())
           : undefined
+      this.tasks = attempt.tasks
       this.coordinator = coordinator
       if (this.cancelled) attempt.cancel()
       await attempt.run(coordinator)
@@ -220,7 +224,19 @@ export class JobRunner {
     if (!m) throw new FluxionError('FLX_CHECKPOINT_NOT_FOUND', `restoreFrom "${from}" must be 'latest' or a checkpoint directory ending in chk-<n>`)
     const storage = new LocalCheckpointStorage(dirname(from))
     const loaded = await loadCheckpoint(storage, await storage.readMetadata(Number(m[1])))
-    return this.registerRestorePoint(loaded)
+    this.unregistered = loaded
+    return loaded
+  }
+
+  /**
+   * `restore`, registered as the latest checkpoint here if it is the explicit restore point not
+   * registered yet (see registerRestorePoint). Called once the first attempt has deployed: a restore
+   * that fails there (another maxParallelism, an incompatible topology) leaves the directory as it was.
+   */
+  private async registerRestorePointOnce(restore: LoadedCheckpoint | undefined): Promise<LoadedCheckpoint | undefined> {
+    if (restore === undefined || restore !== this.unregistered) return restore
+    this.unregistered = undefined
+    return this.registerRestorePoint(restore)
   }
 
   /**
@@ -239,7 +255,8 @@ export class JobRunner {
    * of the timeline the restore abandoned (or from nothing, when the restore point lives in another
    * directory). Its files are adopted (hard links, else copies) into chk-<next id>; the newer
    * checkpoints of the abandoned timeline are then older than every new one and removed by
-   * retention. Nothing to do when it already is the latest here, or without checkpointing.
+   * retention. Nothing to do when it already is the latest here, or without checkpointing. Once the
+   * job runs from it, it stays the latest even if the job then fails (the job ran from it).
    */
   private async registerRestorePoint(loaded: LoadedCheckpoint): Promise<LoadedCheckpoint> {
     const storage = this.storage
