@@ -9,41 +9,16 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LocalCheckpointStorage } from '../../engine/checkpoint/storage.ts'
 import { ManualClock } from '../../engine/time.ts'
-import { StreamExecutionEnvironment, type CheckpointStats, type JobClient } from '../../index.ts'
-import { INTERVAL, job, KEYS, queueSource, stateAt, until, type Write } from './fixtures/queue-job.ts'
+import type { CheckpointStats } from '../../index.ts'
+import { INTERVAL, KEYS, startQueueJob, stateAt, type Write } from './fixtures/queue-job.ts'
 
 const dirs: string[] = []
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-/** A running queue job with helpers to write, checkpoint and stop it. */
-async function startJob(backend: 'memory' | 'rocksdb', dir: string, clock: ManualClock, parallelism: number, restoreFrom?: string) {
-  const queue: Write[] = []
-  const counter = { n: 0 }
-  const env = StreamExecutionEnvironment.create({ parallelism, clock, stateBackend: backend, stateDir: join(dir, 'rocksdb'), checkpoint: { intervalMs: INTERVAL, dir: join(dir, 'chk'), retain: 100 } })
-  job(env, queueSource(queue), counter)
-  const client: JobClient = env.executeAsync('stats', { restoreFrom, log: () => {} })
-  await until(() => client.tasks().length > 0, 'the job to start')
-  const periodic = (): CheckpointStats[] => client.checkpointStats().filter((s) => !s.savepoint)
-  return {
-    client,
-    async write(writes: Write[]): Promise<void> {
-      const target = counter.n + writes.length
-      queue.push(...writes)
-      await until(() => counter.n === target, 'the writes')
-    },
-    async checkpoint(): Promise<CheckpointStats> {
-      const n = periodic().length
-      clock.advance(INTERVAL)
-      await until(() => periodic().length > n, 'a checkpoint')
-      return periodic()[n]
-    },
-    async stop(): Promise<void> {
-      client.cancel()
-      await client.result.catch(() => {})
-    },
-  }
+function startJob(backend: 'memory' | 'rocksdb', dir: string, clock: ManualClock, parallelism: number, restoreFrom?: string) {
+  return startQueueJob({ backend, dir, clock, parallelism, restoreFrom })
 }
 
 const all = (v: (k: number) => number | null): Write[] => Array.from({ length: KEYS }, (_, k) => ({ k, v: v(k) }))

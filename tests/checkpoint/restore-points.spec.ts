@@ -14,41 +14,17 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LocalCheckpointStorage } from '../../engine/checkpoint/storage.ts'
 import { ManualClock } from '../../engine/time.ts'
-import { StreamExecutionEnvironment, type CheckpointStats, type JobClient } from '../../index.ts'
-import { INTERVAL, job, queueSource, stateAt, until, type Write } from './fixtures/queue-job.ts'
+import { StreamExecutionEnvironment } from '../../index.ts'
+import { INTERVAL, job, queueSource, startQueueJob, stateAt, until } from './fixtures/queue-job.ts'
 
 const dirs: string[] = []
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-/** A running queue job with helpers to write, checkpoint and stop it. */
-async function startJob(dir: string, clock: ManualClock, restoreFrom?: string, compactAfter = 8, maxParallelism = 128) {
-  const queue: Write[] = []
-  const counter = { n: 0 }
-  const env = StreamExecutionEnvironment.create({ parallelism: 1, maxParallelism, clock, checkpoint: { intervalMs: INTERVAL, dir: join(dir, 'chk'), retain: 100, compactAfter } })
-  job(env, queueSource(queue), counter)
-  const client: JobClient = env.executeAsync('review', { restoreFrom, log: () => {} })
-  await until(() => client.tasks().length > 0, 'the job to start')
-  const periodic = (): CheckpointStats[] => client.checkpointStats().filter((s) => !s.savepoint)
-  return {
-    client,
-    async write(writes: Write[]): Promise<void> {
-      const target = counter.n + writes.length
-      queue.push(...writes)
-      await until(() => counter.n === target, 'the writes')
-    },
-    async checkpoint(): Promise<number> {
-      const n = periodic().length
-      clock.advance(INTERVAL)
-      await until(() => periodic().length > n, 'a checkpoint')
-      return periodic()[n].checkpointId
-    },
-    async stop(): Promise<void> {
-      client.cancel()
-      await client.result.catch(() => {})
-    },
-  }
+async function startJob(dir: string, clock: ManualClock, restoreFrom?: string, compactAfter = 8) {
+  const j = await startQueueJob({ dir, clock, restoreFrom, compactAfter })
+  return { ...j, checkpoint: async (): Promise<number> => (await j.checkpoint()).checkpointId }
 }
 
 describe('restore points and retention', () => {
