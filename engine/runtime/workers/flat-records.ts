@@ -14,6 +14,8 @@
  * −0 and NaN kept, properties holding undefined kept. `encodeFlat` returns undefined for any batch
  * it cannot carry that way (nested values, arrays, class instances, Maps, bigints, a lone surrogate
  * in a string, a key named `__proto__`, shapes that differ); the caller then uses v8.serialize.
+ * One difference: a Proxy of a plain object is read through its traps here, where the structured
+ * clone refuses it (DataCloneError); its enumerable values arrive as a plain object.
  */
 const UNDEFINED = 0
 const NULL = 1
