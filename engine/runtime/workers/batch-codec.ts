@@ -1,15 +1,15 @@
 /**
  * Record batches as bytes, to cross between worker threads (DESIGN.md §3 "Workers"): values,
  * timestamps and (on keyed edges) keys are written with `v8.serialize` into one buffer that is
- * transferred, not copied, to the consuming worker. Batches of flat records of one shape go as
- * typed arrays instead (flat-records.ts: the same values come out, several times cheaper). Records must be plain data (what the
- * structured-clone algorithm accepts: objects, arrays, Map, Set, Date, typed arrays, bigint);
- * class instances arrive as plain objects, and functions or symbols cannot cross.
+ * transferred, not copied, to the consuming worker; batches of flat records of one shape go as
+ * typed arrays instead (flat-records.ts: the same values come out, ≈ 2.5× cheaper). Records must be
+ * plain data (what the structured-clone algorithm accepts: objects, arrays, Map, Set, Date, typed
+ * arrays, bigint); class instances arrive as plain objects, and functions or symbols cannot cross.
  */
 import { deserialize, serialize } from 'node:v8'
 import { FluxionError } from '../../errors.ts'
 import { RecordBatch } from '../channel.ts'
-import { decodeFlat, encodeFlat, isFlatBatch } from './flat-records.ts'
+import { decodeFlat, encodeFlat, isFlatBatch, type FlatBatch } from './flat-records.ts'
 
 /** Encodes a batch; `edge` names the edge in the error when a record cannot be serialized. */
 export function encodeBatch(batch: RecordBatch, edge: string): ArrayBuffer {
@@ -27,17 +27,13 @@ export function encodeBatch(batch: RecordBatch, edge: string): ArrayBuffer {
 }
 
 export function decodeBatch(buffer: ArrayBuffer): RecordBatch {
-  const decoded = deserialize(new Uint8Array(buffer)) as unknown
-  const { values, timestamps, keys } = isFlatBatch(decoded) ? decodeFlat(decoded) : fromArrays(decoded as [unknown[], number[], unknown[] | null])
+  const decoded = deserialize(new Uint8Array(buffer)) as FlatBatch | [unknown[], number[], unknown[] | null]
+  const { values, timestamps, keys } = isFlatBatch(decoded) ? decodeFlat(decoded) : { values: decoded[0], timestamps: decoded[1], keys: decoded[2] }
   const batch = new RecordBatch()
   ;(batch as { values: unknown[] }).values = values
   ;(batch as { timestamps: number[] }).timestamps = timestamps
   batch.keys = keys
   return batch
-}
-
-function fromArrays([values, timestamps, keys]: [unknown[], number[], unknown[] | null]): { values: unknown[]; timestamps: number[]; keys: unknown[] | null } {
-  return { values, timestamps, keys }
 }
 
 /** An ArrayBuffer holding exactly `bytes`, safe to transfer (never a slice of a shared pool). */
