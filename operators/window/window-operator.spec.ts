@@ -25,37 +25,29 @@ import { CountTrigger, EventTimeTrigger, ProcessingTimeTrigger, PurgingTrigger, 
 import { AggregatingContents, BufferingContents, ReducingContents, type AggregateFunction, type WindowContents } from './window-functions.ts'
 import { WindowOperator } from './window-operator.ts'
 import { maxTimestamp, type TimeWindow } from './window.ts'
-
-interface Ev {
-  key: string
-  v: number
-  id?: number
-}
-
-interface Row<R> {
-  key: string
-  start: number
-  end: number
-  result: R
-}
-
-interface CountSum {
-  n: number
-  sum: number
-}
+import {
+  byContent,
+  concretise,
+  countSumAgg,
+  emitRow,
+  fixedWindowsOf,
+  modelFixedWindows,
+  rawSteps,
+  runSteps,
+  type CountSum,
+  type Ev,
+  type ModelOutcome,
+  type ModelWindow,
+  type Outcome,
+  type Row,
+  type Step,
+} from './testing/window-model.ts'
 
 const countAgg: AggregateFunction<Ev, number, number> = {
   createAccumulator: () => 0,
   add: (_e, acc) => acc + 1,
   getResult: (acc) => acc,
   merge: (a, b) => a + b,
-}
-
-const countSumAgg: AggregateFunction<Ev, CountSum, CountSum> = {
-  createAccumulator: () => ({ n: 0, sum: 0 }),
-  add: (e, acc) => ({ n: acc.n + 1, sum: acc.sum + e.v }),
-  getResult: (acc) => acc,
-  merge: (a, b) => ({ n: a.n + b.n, sum: a.sum + b.sum }),
 }
 
 interface Setup<R> {
@@ -87,41 +79,9 @@ function harness<R>(s: Setup<R>): OperatorTestHarness<Ev, Row<R>> {
 
 const counting = (): WindowContents<Ev, number> => new AggregatingContents(countAgg)
 
-type Step = { el: Ev; ts?: number } | { wm: number } | { pt: number } | { restore: true }
-
-interface Outcome<R> {
-  out: { value: Row<R>; timestamp: number | undefined }[]
-  late: Ev[]
-  dropped: number
-  stateSize: number
-}
-
 /** Runs `steps`; with `restoreEverywhere`, snapshot → close → restore after every step. */
 function run<R>(s: Setup<R>, steps: readonly Step[], restoreEverywhere = false): Outcome<R> {
-  let h = harness(s)
-  let dropped = 0
-  let lastWm: number | undefined
-  const restore = () => {
-    dropped += (h.operator as Op<R>).numLateRecordsDropped
-    h = h.snapshotAndRestore()
-    if (lastWm !== undefined) h.processWatermark(lastWm)
-  }
-  for (const step of steps) {
-    if ('el' in step) h.processElement(step.el, step.ts)
-    else if ('wm' in step) {
-      h.processWatermark(step.wm)
-      lastWm = step.wm
-    } else if ('pt' in step) h.setProcessingTime(step.pt)
-    else restore()
-    if (restoreEverywhere && !('restore' in step)) restore()
-  }
-  dropped += (h.operator as Op<R>).numLateRecordsDropped
-  return {
-    out: h.getOutput().map((r) => ({ value: r.value, timestamp: r.timestamp })),
-    late: s.lateDataTag ? h.getSideOutput(s.lateDataTag) : [],
-    dropped,
-    stateSize: h.stateSize(),
-  }
+  return runSteps(() => harness(s), steps, { lateDataTag: s.lateDataTag, restoreEverywhere })
 }
 
 /** Runs with and without restores; both must agree. Returns the outcome. */
@@ -610,79 +570,6 @@ describe('WindowOperator: errors', () => {
 
 // --- properties against a reference model ---------------------------------------------------
 
-type RawStep = { kind: 'el'; key: string; delta: number; v: number } | { kind: 'wm'; adv: number } | { kind: 'restore' }
-
-const rawSteps = fc.array(
-  fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('el' as const), key: fc.constantFrom('a', 'b', 'c'), delta: fc.integer({ min: -30, max: 40 }), v: fc.integer({ min: 0, max: 9 }) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('wm' as const), adv: fc.integer({ min: 1, max: 25 }) }) },
-    { weight: 1, arbitrary: fc.constant({ kind: 'restore' as const }) },
-  ),
-  { maxLength: 45 },
-)
-
-/** Concrete steps: timestamps around the current watermark (negative ones included), rising watermarks, a final +∞. */
-function concretise(raw: readonly RawStep[]): Step[] {
-  let cursor = -40
-  let id = 0
-  const steps: Step[] = []
-  for (const r of raw) {
-    if (r.kind === 'el') steps.push({ el: { key: r.key, v: r.v, id: id++ }, ts: cursor + r.delta })
-    else if (r.kind === 'wm') steps.push({ wm: (cursor += r.adv) })
-    else steps.push({ restore: true })
-  }
-  steps.push({ wm: Number.POSITIVE_INFINITY })
-  return steps
-}
-
-interface ModelOutcome {
-  out: { value: Row<CountSum>; timestamp: number }[]
-  late: Ev[]
-  dropped: number
-}
-
-interface ModelWindow {
-  key: string
-  start: number
-  end: number
-  n: number
-  sum: number
-}
-
-const emitRow = (w: ModelWindow) => ({ value: { key: w.key, start: w.start, end: w.end, result: { n: w.n, sum: w.sum } }, timestamp: w.end - 1 })
-
-/** Flink's semantics for non-merging event-time windows with EventTimeTrigger, written plainly. */
-function modelFixedWindows(steps: readonly Step[], windowsOf: (ts: number) => { start: number; end: number }[], lateness: number, withTag: boolean): ModelOutcome {
-  let watermark = Number.NEGATIVE_INFINITY
-  const live = new Map<string, ModelWindow>()
-  const res: ModelOutcome = { out: [], late: [], dropped: 0 }
-  for (const step of steps) {
-    if ('el' in step) {
-      const ts = step.ts!
-      let accepted = false
-      for (const w of windowsOf(ts)) {
-        if (w.end - 1 + lateness <= watermark) continue
-        accepted = true
-        const id = `${step.el.key}|${w.start}`
-        let mw = live.get(id)
-        if (!mw) live.set(id, (mw = { key: step.el.key, start: w.start, end: w.end, n: 0, sum: 0 }))
-        mw.n++
-        mw.sum += step.el.v
-        if (w.end - 1 <= watermark) res.out.push(emitRow(mw))
-      }
-      if (!accepted && ts + lateness <= watermark) {
-        if (withTag) res.late.push(step.el)
-        else res.dropped++
-      }
-    } else if ('wm' in step) {
-      for (const mw of live.values()) if (mw.end - 1 > watermark && mw.end - 1 <= step.wm) res.out.push(emitRow(mw))
-      for (const [id, mw] of live) if (mw.end - 1 + lateness <= step.wm) live.delete(id)
-      watermark = step.wm
-    }
-  }
-  return res
-}
-
 /** Flink's semantics for event-time session windows with EventTimeTrigger, written plainly. */
 function modelSessions(steps: readonly Step[], gap: number, lateness: number, withTag: boolean): ModelOutcome {
   let watermark = Number.NEGATIVE_INFINITY
@@ -716,9 +603,6 @@ function modelSessions(steps: readonly Step[], gap: number, lateness: number, wi
   return res
 }
 
-const byContent = (a: { value: Row<CountSum>; timestamp: number | undefined }, b: { value: Row<CountSum>; timestamp: number | undefined }) =>
-  a.value.key.localeCompare(b.value.key) || a.value.start - b.value.start || a.value.end - b.value.end || a.value.result.n - b.value.result.n || a.value.result.sum - b.value.result.sum
-
 function checkAgainstModel(s: Setup<CountSum>, steps: Step[], model: ModelOutcome): void {
   const plain = run(s, steps.filter((st) => !('restore' in st)))
   const restored = run(s, steps)
@@ -745,12 +629,7 @@ describe('WindowOperator: properties', () => {
         const offset = Math.trunc(c.offsetFrac * c.slide)
         const size = c.slide * c.k
         const assigner = c.k === 1 ? TumblingEventTimeWindows.of(size, offset) : SlidingEventTimeWindows.of(size, c.slide, offset)
-        const windowsOf = (ts: number) => {
-          const out: { start: number; end: number }[] = []
-          const first = Math.floor((ts - size + 1 - offset) / c.slide) * c.slide + offset
-          for (let start = first; start <= ts; start += c.slide) if (start + size > ts) out.push({ start, end: start + size })
-          return out
-        }
+        const windowsOf = fixedWindowsOf(size, c.slide, offset)
         const tag = c.withTag ? new OutputTag<Ev>('late') : undefined
         const steps = concretise(raw)
         const s: Setup<CountSum> = { assigner, allowedLateness: c.lateness, lateDataTag: tag, contents: () => new AggregatingContents(countSumAgg) }

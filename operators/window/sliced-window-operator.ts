@@ -1,0 +1,186 @@
+/**
+ * Sliced event-time window aggregation (Flink SQL's window slicing for HOP and TUMBLE windows,
+ * `SlicingWindowOperator`), behind `WindowedStream.sliced()`.
+ *
+ * A sliding window of `size` every `slide` ms (size a multiple of slide) is the union of
+ * size / slide consecutive *slices* of `slide` ms. The operator keeps one accumulator per key and
+ * slice (keyed value state 'window-slices', namespace = the slice's start) instead of one per key
+ * and window: a record updates one accumulator instead of size / slide, and a window's result is
+ * merged from its slices when it fires. The outputs are those of WindowOperator with the same
+ * assigner, EventTimeTrigger and allowed lateness (same windows, results, timestamps = window end
+ * − 1, late firings, late side output and drop count), provided the aggregate's `merge` is exact.
+ *
+ * Contract on the AggregateFunction (why slicing is opt-in): a window's accumulator is built as
+ * `merge(…merge(merge(createAccumulator(), s1), s2)…, sn)` over its stored slices, so `merge(a, b)`
+ * may modify and return `a` but must leave `b` unchanged. Merging changes the order in which values
+ * are combined, so aggregates whose merge is not exact (floating-point sums) may differ from the
+ * unsliced operator in the last bits.
+ *
+ * Timers (namespace = the window's end): when a key's slice gets its first record, every window
+ * containing the slice that is not late gets a firing timer at end − 1 (unless the watermark has
+ * passed it: that window fires on each record instead, as EventTimeTrigger.onElement does) and,
+ * with allowed lateness, a cleanup timer at end − 1 + lateness. At a window's cleanup the slice
+ * that starts at end − size is cleared: no later window contains it.
+ */
+import { FluxionError } from '../../engine/errors.ts'
+import { StreamOperator } from '../../engine/operator.ts'
+import type { Collector } from '../../engine/output.ts'
+import type { OutputTag } from '../../engine/output-tag.ts'
+import { NO_TIMESTAMP } from '../../engine/time.ts'
+import type { InternalTimerService, Timer } from '../../engine/timers.ts'
+import { ValueStateDescriptor } from '../../state/api.ts'
+import type { InternalValueState, KeyedStateBackend } from '../../state/backend.ts'
+import type { AggregateFunction, ProcessWindowContext } from './window-functions.ts'
+import type { WindowEmitter } from './window-operator.ts'
+import { windowStart, type TimeWindow } from './window.ts'
+
+export interface SlicedWindowOperatorOptions<K, IN, ACC, R, OUT> {
+  /** Window length, ms: a multiple of `slide`. */
+  size: number
+  /** Window start period and slice length, ms (= size for tumbling windows). */
+  slide: number
+  /** Window alignment, as the assigner's offset: |offset| < slide. */
+  offset: number
+  allowedLateness: number
+  lateDataTag: OutputTag<IN> | undefined
+  aggregate: AggregateFunction<IN, ACC, R>
+  emit: WindowEmitter<K, R, OUT>
+  /** For error messages, e.g. "SlidingEventTimeWindows(10000, 2000)". */
+  describe: string
+}
+
+export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends StreamOperator<IN, OUT> {
+  private backend!: KeyedStateBackend
+  private slices!: InternalValueState<ACC>
+  private timers!: InternalTimerService<number>
+  private readonly size: number
+  private readonly slide: number
+  private readonly offset: number
+  private readonly allowedLateness: number
+  private readonly lateDataTag: OutputTag<IN> | undefined
+  private readonly fn: AggregateFunction<IN, ACC, R>
+  private readonly emitFn: WindowEmitter<K, R, OUT>
+  private readonly describe: string
+  /** Late records dropped because no late-data side output was configured. */
+  numLateRecordsDropped = 0
+  private emitTimestamp = NO_TIMESTAMP
+  private readonly collector: Collector<OUT> = { collect: (v) => this.output.collect(v, this.emitTimestamp) }
+  private readonly emitCtx: ProcessWindowContext & { window: TimeWindow }
+
+  constructor(options: SlicedWindowOperatorOptions<K, IN, ACC, R, OUT>) {
+    super()
+    const { size, slide, offset } = options
+    if (!(slide > 0) || !(size >= slide) || size % slide !== 0 || !(Math.abs(offset) < slide)) {
+      throw new FluxionError('FLX_INVALID_WINDOW', `sliced windows need size a positive multiple of slide and |offset| < slide, got size ${size}, slide ${slide}, offset ${offset}`)
+    }
+    this.size = size
+    this.slide = slide
+    this.offset = offset
+    this.allowedLateness = options.allowedLateness
+    this.lateDataTag = options.lateDataTag
+    this.fn = options.aggregate
+    this.emitFn = options.emit
+    this.describe = options.describe
+    const op = this
+    this.emitCtx = {
+      window: undefined as unknown as TimeWindow,
+      currentWatermark: () => op.currentWatermark(),
+      currentProcessingTime: () => op.ctx.clock.now(),
+      output: (tag, value) => op.output.collectSide(tag, value, op.emitTimestamp),
+    }
+  }
+
+  override open(): void {
+    this.backend = this.keyedBackend()
+    this.slices = this.backend.getValueState(new ValueStateDescriptor<ACC>('window-slices'))
+    this.timers = this.getTimerService<number>('window-timers', this, (end) => end)
+  }
+
+  processElement(value: IN, timestamp: number): void {
+    if (timestamp === NO_TIMESTAMP) {
+      throw new FluxionError(
+        'FLX_MISSING_TIMESTAMP',
+        `operator "${this.name}" got a record without a timestamp, but ${this.describe} needs event time. ` +
+          'Give the source a WatermarkStrategy with withTimestampAssigner(...), or call assignTimestampsAndWatermarks(...) before keyBy.',
+        { operator: this.name, key: this.backend.getCurrentKey() },
+      )
+    }
+    const sliceStart = windowStart(timestamp, this.offset, this.slide)
+    const watermark = this.currentWatermark()
+    const lateness = this.allowedLateness
+    // The last window containing the slice ends at sliceStart + size; when it is late, all are.
+    if (sliceStart + this.size - 1 + lateness <= watermark) {
+      if (this.lateDataTag) this.output.collectSide(this.lateDataTag, value, timestamp)
+      else this.numLateRecordsDropped++
+      return
+    }
+    const slices = this.slices
+    slices.setCurrentNamespace(sliceStart)
+    const acc = slices.value()
+    const fresh = acc === undefined
+    let updated: ACC
+    try {
+      updated = this.fn.add(value, fresh ? this.fn.createAccumulator() : acc)
+    } catch (e) {
+      throw this.userError(e)
+    }
+    slices.update(updated)
+    if (fresh) this.registerWindowTimers(sliceStart, watermark)
+    // Late firings: windows past the watermark but within the allowed lateness fire on every record.
+    if (lateness > 0) {
+      for (let end = sliceStart + this.slide; end <= sliceStart + this.size && end - 1 <= watermark; end += this.slide) {
+        if (end - 1 + lateness > watermark) this.fireWindow(end)
+      }
+    }
+  }
+
+  /** Timers of the windows (ends sliceStart + slide … sliceStart + size) of a key's new slice that are not late. */
+  private registerWindowTimers(sliceStart: number, watermark: number): void {
+    const lateness = this.allowedLateness
+    for (let end = sliceStart + this.slide; end <= sliceStart + this.size; end += this.slide) {
+      const maxTimestamp = end - 1
+      if (maxTimestamp + lateness <= watermark) continue
+      if (maxTimestamp > watermark) this.timers.registerEventTimeTimer(end, maxTimestamp)
+      if (lateness > 0) this.timers.registerEventTimeTimer(end, maxTimestamp + lateness)
+    }
+  }
+
+  onEventTime(timer: Timer<number>): void {
+    const end = timer.namespace
+    if (timer.timestamp === end - 1) this.fireWindow(end)
+    if (timer.timestamp === end - 1 + this.allowedLateness) {
+      this.slices.setCurrentNamespace(end - this.size)
+      this.slices.clear()
+    }
+  }
+
+  onProcessingTime(): void {
+    // event-time windows register no processing-time timers
+  }
+
+  /** Merges the slices of the window ending at `end` and emits its result, if any slice has data. */
+  private fireWindow(end: number): void {
+    const start = end - this.size
+    const slices = this.slices
+    let acc: ACC | undefined
+    try {
+      for (let s = start; s < end; s += this.slide) {
+        slices.setCurrentNamespace(s)
+        const slice = slices.value()
+        if (slice === undefined) continue
+        acc = this.fn.merge(acc === undefined ? this.fn.createAccumulator() : acc, slice)
+      }
+    } catch (e) {
+      throw this.userError(e)
+    }
+    if (acc === undefined) return
+    const window: TimeWindow = { start, end }
+    this.emitTimestamp = end - 1
+    this.emitCtx.window = window
+    try {
+      this.emitFn(this.backend.getCurrentKey() as K, window, this.fn.getResult(acc), this.collector, this.emitCtx)
+    } catch (e) {
+      throw this.userError(e)
+    }
+  }
+}
