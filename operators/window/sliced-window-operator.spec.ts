@@ -148,6 +148,8 @@ describe('WindowedStream.sliced()', () => {
   }
 
   it('refuses what it cannot slice when the job is built', () => {
+    expect(() => keyed().window(TumblingEventTimeWindows.of(10)).sliced().aggregate(count)).not.toThrow()
+    expect(() => keyed().window(SlidingEventTimeWindows.of(12, 4, 1)).allowedLateness(5).sliced().aggregate(count)).not.toThrow()
     expect(refusal(() => keyed().window(SlidingEventTimeWindows.of(10, 4)).sliced().aggregate(count))).toMatch(/multiple of the slide/)
     expect(refusal(() => keyed().window(EventTimeSessionWindows.withGap(10)).sliced().aggregate(count))).toMatch(/SlidingEventTimeWindows or TumblingEventTimeWindows/)
     expect(refusal(() => keyed().window(TumblingProcessingTimeWindows.of(10)).sliced().aggregate(count))).toMatch(/SlidingEventTimeWindows or TumblingEventTimeWindows/)
