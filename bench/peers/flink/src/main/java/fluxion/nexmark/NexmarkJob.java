@@ -22,6 +22,9 @@ import org.apache.flink.streaming.api.functions.source.RichParallelSourceFunctio
  *   java -cp target/nexmark-flink-peer-0.1.0.jar:target/lib/* fluxion.nexmark.NexmarkJob
  *        --query q5 --events 2000000 --parallelism 2 [--state memory|rocksdb] [--batch-size 1024]
  *        [--warmup-events N] [--rate 100000] [--ooo-group 1000] [--seed 1] [--digest true]
+ *        [--q5-mode sliced|windows]   (q5's count per auction: one count per 2 s slice, merged per
+ *                                      10 s window as Flink SQL's HOP slicing does, the default; or
+ *                                      DataStream's sliding window operator, 5 accumulators per bid)
  *        [--source kafka --topic T --warmup-topic W --brokers B --registry URL]   (KafkaEvents: read the events from Kafka)
  */
 public final class NexmarkJob {
@@ -116,7 +119,7 @@ public final class NexmarkJob {
         : env.addSource(new NexmarkSource(events, config)).name("nexmark-source").assignTimestampsAndWatermarks(watermarks(batch)).name("watermarks");
     String query = args.get("query");
     @SuppressWarnings("unchecked")
-    DataStream<Object> out = (DataStream<Object>) Queries.build(query, source);
+    DataStream<Object> out = (DataStream<Object>) Queries.build(query, source, args.getOrDefault("q5-mode", "sliced"));
     out.addSink(new MetricsSink<>()).name("nexmark-sink");
     env.execute("nexmark-" + query);
   }
@@ -133,6 +136,8 @@ public final class NexmarkJob {
     }
     String query = args.get("query");
     if (query == null) throw new IllegalArgumentException("--query is required");
+    String q5Mode = args.getOrDefault("q5-mode", "sliced");
+    if (!q5Mode.equals("sliced") && !q5Mode.equals("windows")) throw new IllegalArgumentException("--q5-mode must be sliced or windows, got " + q5Mode);
     long events = Long.parseLong(args.getOrDefault("events", "1000000"));
     long warmup = Long.parseLong(args.getOrDefault("warmup-events", "0"));
     int parallelism = Integer.parseInt(args.getOrDefault("parallelism", "1"));

@@ -30,6 +30,7 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.api.java.tuple.Tuple3;
@@ -59,13 +60,18 @@ public final class Queries {
   }
 
   public static DataStream<?> build(String query, DataStream<Event> events) {
+    return build(query, events, "sliced");
+  }
+
+  /** q5Mode: how q5 counts bids per auction and window, "sliced" or "windows" (NexmarkJob --q5-mode). */
+  public static DataStream<?> build(String query, DataStream<Event> events, String q5Mode) {
     switch (query) {
       case "q0": return q0(events);
       case "q1": return q1(events);
       case "q2": return q2(events);
       case "q3": return q3(events);
       case "q4": return q4(events);
-      case "q5": return q5(events);
+      case "q5": return q5(events, q5Mode);
       case "q7": return q7(events);
       case "q8": return q8(events);
       case "q11": return q11(events);
@@ -332,10 +338,14 @@ public final class Queries {
     }
   }
 
-  static DataStream<HotItem> q5(DataStream<Event> events) {
-    return bids(events)
+  static final long Q5_SIZE = 10_000;
+  static final long Q5_SLIDE = 2_000;
+
+  /** q5's first stage as Flink's window operator runs it: every bid is added to its 5 sliding windows' accumulators. */
+  static DataStream<AuctionCount> q5CountWindows(DataStream<Bid> bids) {
+    return bids
         .keyBy(b -> b.auction, Types.LONG)
-        .window(SlidingEventTimeWindows.of(Duration.ofSeconds(10), Duration.ofSeconds(2)))
+        .window(SlidingEventTimeWindows.of(Duration.ofMillis(Q5_SIZE), Duration.ofMillis(Q5_SLIDE)))
         .aggregate(new Count<Bid>(), new WindowFunction<Long, AuctionCount, Long, TimeWindow>() {
           @Override
           public void apply(Long auction, TimeWindow w, Iterable<Long> counts, Collector<AuctionCount> out) {
@@ -345,7 +355,123 @@ public final class Queries {
             c.end = w.getEnd();
             out.collect(c);
           }
-        }).name("q5-count")
+        }).name("q5-count");
+  }
+
+  /** q5's first stage sliced, as Flink SQL runs a HOP window aggregation (SlicingWindowOperator, SliceSharedAssigner): see SlicedCount. */
+  static DataStream<AuctionCount> q5CountSliced(DataStream<Bid> bids) {
+    return bids
+        .keyBy(b -> b.auction, Types.LONG)
+        .process(new SlicedCount(Q5_SIZE, Q5_SLIDE)).returns(AuctionCount.class).name("q5-count-sliced");
+  }
+
+  /**
+   * COUNT(*) per key over sliding event-time windows (size a multiple of slide, offset 0, allowed
+   * lateness 0), with one count per key and slice (slide-long, aligned to the epoch) instead of one
+   * per window: a record updates one count; a window's count is the sum of its size / slide slices
+   * when its timer fires. The DataStream API has no sliced window assigner, hence this function.
+   *
+   * <p>State: one {@code long[]} per key, pairs (slice start, count), in the order the slices were
+   * first seen (at most a few live slices per key, so a linear scan from the end, where the current
+   * slice usually is, beats a MapState's hashing and boxing on the heap backend; on RocksDB it is one
+   * small value per key). When a slice gets its first record, an event-time timer is registered at
+   * end − 1 of every window containing it that is not already late (the timer service deduplicates
+   * the same timer registered by other slices). onTimer(t): window end = t + 1; the slices in
+   * [end − size, end) are summed and, when the sum is positive (a window exists only if a record was
+   * added to it), {@code AuctionCount{key, sum, end}} is emitted with timestamp t (end − 1: the
+   * window operator's window.maxTimestamp()); then the slice starting at end − size is removed, no
+   * later window containing it.
+   *
+   * <p>Lateness as the window operator: a window is late when end − 1 ≤ the current watermark; a
+   * record whose every window is late (the one ending at slice start + size) is dropped. A record in
+   * an existing slice whose earliest windows are late changes only the windows still to fire (the
+   * late ones have fired already: their timers were due at or before the watermark), exactly the
+   * windows the window operator would add it to.
+   */
+  static final class SlicedCount extends KeyedProcessFunction<Long, Bid, AuctionCount> {
+    private final long size;
+    private final long slide;
+    private transient ValueState<long[]> slices;
+
+    SlicedCount(long size, long slide) {
+      if (size <= 0 || slide <= 0 || size % slide != 0) throw new IllegalArgumentException("size must be a positive multiple of slide");
+      this.size = size;
+      this.slide = slide;
+    }
+
+    @Override
+    public void open(OpenContext ctx) {
+      slices = getRuntimeContext().getState(new ValueStateDescriptor<>("q5-slices", PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+    }
+
+    @Override
+    public void processElement(Bid b, Context ctx, Collector<AuctionCount> out) throws Exception {
+      long slice = TimeWindow.getWindowStartWithOffset(ctx.timestamp(), 0, slide);
+      long[] a = slices.value();
+      if (a != null) {
+        for (int i = a.length - 2; i >= 0; i -= 2) {
+          if (a[i] == slice) {
+            a[i + 1]++;
+            slices.update(a);
+            return;
+          }
+        }
+      }
+      long watermark = ctx.timerService().currentWatermark();
+      if (slice + size - 1 <= watermark) return; // every window of the record is late: dropped
+      int n = a == null ? 0 : a.length;
+      long[] grown = new long[n + 2];
+      if (n > 0) System.arraycopy(a, 0, grown, 0, n);
+      grown[n] = slice;
+      grown[n + 1] = 1;
+      slices.update(grown);
+      for (long end = slice + slide; end <= slice + size; end += slide) {
+        if (end - 1 > watermark) ctx.timerService().registerEventTimeTimer(end - 1);
+      }
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<AuctionCount> out) throws Exception {
+      long[] a = slices.value();
+      if (a == null) return;
+      long end = timestamp + 1;
+      long start = end - size;
+      long sum = 0;
+      int expired = -1;
+      for (int i = 0; i < a.length; i += 2) {
+        if (a[i] >= start && a[i] < end) sum += a[i + 1];
+        if (a[i] == start) expired = i;
+      }
+      if (sum > 0) {
+        AuctionCount c = new AuctionCount();
+        c.auction = ctx.getCurrentKey();
+        c.num = sum;
+        c.end = end;
+        out.collect(c);
+      }
+      if (expired < 0) return;
+      if (a.length == 2) {
+        slices.clear();
+        return;
+      }
+      long[] rest = new long[a.length - 2];
+      System.arraycopy(a, 0, rest, 0, expired);
+      System.arraycopy(a, expired + 2, rest, expired, a.length - expired - 2);
+      slices.update(rest);
+    }
+  }
+
+  /** q5's first stage: "sliced" (default; Flink SQL's HOP slicing, like Fluxion's q5) or "windows" (the window operator). */
+  static DataStream<AuctionCount> q5Count(DataStream<Bid> bids, String mode) {
+    switch (mode) {
+      case "sliced": return q5CountSliced(bids);
+      case "windows": return q5CountWindows(bids);
+      default: throw new IllegalArgumentException("--q5-mode must be sliced or windows, got " + mode);
+    }
+  }
+
+  static DataStream<HotItem> q5(DataStream<Event> events, String mode) {
+    return q5Count(bids(events), mode)
         .keyBy(c -> c.end, Types.LONG)
         .window(TumblingEventTimeWindows.of(Duration.ofSeconds(2)))
         .aggregate(new HottestAgg()).name("q5-hottest")
