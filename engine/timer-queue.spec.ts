@@ -1,5 +1,5 @@
 /**
- * The heap timer queue behind InternalTimerService against a plain reference: a list of distinct
+ * The timer queue behind InternalTimerService against a plain reference: a list of distinct
  * timers (key, namespace, timestamp) in registration order, fired by taking the earliest
  * (timestamp, registration) one at a time. Random sequences of registrations, deletions,
  * watermark / processing-time advances whose fired timers register and delete timers themselves,
@@ -10,7 +10,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { keyGroupOf, keyGroupRangeOf } from './keys.ts'
-import type { NamespaceIdentity } from './timer-queue.ts'
+import { TimerQueue, type NamespaceIdentity } from './timer-queue.ts'
 import { InternalTimerService, type Timer } from './timers.ts'
 import { MemoryKeyedStateBackend } from '../state/memory/memory-backend.ts'
 import type { KeyGroupRange } from '../state/backend.ts'
@@ -246,5 +246,43 @@ describe('TimerQueue: re-registration', () => {
     expect(s.svc.numEventTimeTimers()).toBe(1)
     s.svc.advanceWatermark(6)
     expect(s.fired).toEqual(['event:string:a/0@5', 'event:string:a/0@5'])
+  })
+})
+
+describe('TimerQueue: many timers at a few timestamps (buckets with many deletions)', () => {
+  it('fires the live timers by timestamp, then in registration order, whatever was deleted in between', () => {
+    const op = fc.record({ kind: fc.constantFrom('reg' as const, 'reg' as const, 'del' as const), key: fc.integer({ min: 0, max: 299 }), t: fc.integer({ min: 0, max: 2 }) })
+    // Runs of operations on consecutive keys, so that one timestamp gets many deletions in a row.
+    const run = fc.record({ first: op, length: fc.integer({ min: 1, max: 60 }) })
+    fc.assert(
+      fc.property(fc.array(run, { maxLength: 40 }), fc.integer({ min: 0, max: 3 }), (runs, firstWatermark) => {
+        const queue = new TimerQueue<number>({ key: (ns) => ns })
+        const model: { key: number; t: number }[] = []
+        for (const { first, length } of runs) {
+          for (let i = 0; i < length; i++) {
+            const key = (first.key + i) % 300
+            const at = model.findIndex((m) => m.key === key && m.t === first.t)
+            if (first.kind === 'reg') {
+              queue.add(first.t, key, 0, key)
+              if (at < 0) model.push({ key, t: first.t })
+            } else {
+              queue.delete(first.t, key, 0)
+              if (at >= 0) model.splice(at, 1)
+            }
+          }
+          expect(queue.size).toBe(model.length)
+          expect(queue.peek()).toBe(model.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...model.map((m) => m.t)))
+        }
+        const expected = [...model].sort((a, b) => a.t - b.t)
+        expect(queue.all().map((t) => [t.key, t.timestamp])).toEqual(expected.map((m) => [m.key, m.t]))
+        const fired: [unknown, number][] = []
+        for (const upTo of [firstWatermark, Number.POSITIVE_INFINITY]) {
+          for (let t = queue.pollDue(upTo); t !== undefined; t = queue.pollDue(upTo)) fired.push([t.key, t.timestamp])
+        }
+        expect(fired).toEqual(expected.map((m) => [m.key, m.t]))
+        expect(queue.size).toBe(0)
+      }),
+      { numRuns: 300 },
+    )
   })
 })

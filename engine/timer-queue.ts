@@ -1,8 +1,11 @@
 /**
- * The timer queue of one time domain (Flink's HeapPriorityQueueSet): a binary min-heap of timer
- * objects ordered by (timestamp, registration sequence), and an index (key → its only timer, or
- * timestamp → timer) that deduplicates (key, namespace, timestamp) and finds a timer to delete in O(1); a deletion
- * then removes it from the heap in O(log n) (each timer knows its heap position).
+ * The timer queue of one time domain (the role of Flink's HeapPriorityQueueSet): the timers of
+ * each timestamp in a bucket, in registration order, and a binary min-heap of the buckets'
+ * timestamps (plain numbers); an index (key → its only timer, or timestamp → timer) deduplicates
+ * (key, namespace, timestamp) and finds a timer to delete in O(1). Window operators register the
+ * timers of all keys at a few timestamps (window ends): firing them walks one array instead of
+ * sifting a heap of timer objects once per timer. A deletion only marks the timer; a bucket whose
+ * deleted timers outnumber its live ones is compacted, so they cost at most twice the live ones.
  *
  * Order contract: timers fire by timestamp; timers of equal timestamp fire in the order they were
  * registered (registering an existing timer again keeps its place; a deleted timer registered
@@ -28,9 +31,9 @@ export interface NamespaceIdentity<N> {
   equals?: (a: N, b: N) => boolean
 }
 
-/** A queued timer; `index` is its heap position (-1 once it left the queue). */
+/** A queued timer; `queued` turns false once it fired or was deleted (it never returns). */
 class QueuedTimer<N> implements Timer<N> {
-  index = -1
+  queued = true
   /** `identity.key(namespace)`, computed when first needed. */
   nsKey: Namespace | undefined = undefined
 
@@ -39,44 +42,62 @@ class QueuedTimer<N> implements Timer<N> {
     readonly key: unknown,
     readonly namespace: N,
     readonly keyId: KeyId,
-    readonly seq: number,
+    readonly bucket: Bucket<N>,
   ) {}
+}
+
+/**
+ * The timers of one timestamp in registration order. Fired and deleted timers stay in `timers`
+ * (not queued) until the bucket is compacted or fired past; `next` is the first not yet fired.
+ */
+class Bucket<N> {
+  timers: QueuedTimer<N>[] = []
+  next = 0
+  /** Queued timers in `timers`. */
+  live = 0
+
+  constructor(readonly timestamp: number) {}
 }
 
 /** The timers of one key at one timestamp: one timer (the usual case), or several by namespace key. */
 type Slot<N> = QueuedTimer<N> | Map<Namespace, QueuedTimer<N>>
 
-function before<N>(a: QueuedTimer<N>, b: QueuedTimer<N>): boolean {
-  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.seq < b.seq)
-}
-
 export class TimerQueue<N> {
-  private readonly heap: QueuedTimer<N>[] = []
+  /** Bucket by timestamp: exactly the timestamps in `times`. */
+  private readonly buckets = new Map<number, Bucket<N>>()
+  /** Min-heap of the timestamps that have a bucket. */
+  private readonly times: number[] = []
+  private live = 0
   /** A key's only timer, or its timers by timestamp (kept, once made, until the key has none). */
   private readonly byKey = new Map<KeyId, QueuedTimer<N> | Map<number, Slot<N>>>()
-  private nextSeq = 0
   /**
    * The timer the last add() found or created: operators often register the same timer several
    * times in a row (a window's trigger timer, then its cleanup timer at the same time), which then
-   * costs no lookup. Valid while the timer is queued (index >= 0).
+   * costs no lookup. Valid while the timer is queued.
    */
   private lastAdded: QueuedTimer<N> | undefined = undefined
 
   constructor(private readonly identity: NamespaceIdentity<N>) {}
 
   get size(): number {
-    return this.heap.length
+    return this.live
   }
 
   /** Earliest timestamp, or +Infinity. */
   peek(): number {
-    return this.heap.length > 0 ? this.heap[0].timestamp : Number.POSITIVE_INFINITY
+    const times = this.times
+    while (times.length > 0) {
+      const bucket = this.buckets.get(times[0])!
+      if (bucket.live > 0) return bucket.timestamp
+      this.dropHead()
+    }
+    return Number.POSITIVE_INFINITY
   }
 
   /** Adds the timer (timestamp, key, namespace) unless it exists; allocates only when it is new. */
   add(timestamp: number, key: unknown, namespace: N, keyId: KeyId): void {
     const last = this.lastAdded
-    if (last !== undefined && last.index >= 0 && last.timestamp === timestamp && last.keyId === keyId && this.same(last, namespace)) return
+    if (last !== undefined && last.queued && last.timestamp === timestamp && last.keyId === keyId && this.same(last, namespace)) return
     const entry = this.byKey.get(keyId)
     if (entry === undefined) {
       this.byKey.set(keyId, (this.lastAdded = this.push(timestamp, key, namespace, keyId)))
@@ -124,7 +145,7 @@ export class TimerQueue<N> {
     if (entry instanceof QueuedTimer) {
       if (entry.timestamp !== timestamp || !this.same(entry, namespace)) return
       this.byKey.delete(keyId)
-      this.removeAt(entry.index)
+      this.dequeue(entry)
       return
     }
     const perKey = entry
@@ -140,25 +161,39 @@ export class TimerQueue<N> {
       if (timer === undefined) return
     }
     this.unindex(timer, perKey, slot)
-    this.removeAt(timer.index)
+    this.dequeue(timer)
   }
 
   /** Removes and returns the earliest timer if its timestamp is <= `upTo`. */
   pollDue(upTo: number): Timer<N> | undefined {
-    const h = this.heap
-    if (h.length === 0) return undefined
-    const timer = h[0]
-    if (!(timer.timestamp <= upTo)) return undefined
-    const entry = this.byKey.get(timer.keyId)!
-    if (entry === timer) this.byKey.delete(timer.keyId)
-    else this.unindex(timer, entry as Map<number, Slot<N>>, (entry as Map<number, Slot<N>>).get(timer.timestamp)!)
-    this.removeAt(0)
-    return timer
+    const times = this.times
+    while (times.length > 0 && times[0] <= upTo) {
+      const bucket = this.buckets.get(times[0])!
+      const timers = bucket.timers
+      while (bucket.next < timers.length) {
+        const timer = timers[bucket.next++]
+        if (!timer.queued) continue
+        timer.queued = false
+        bucket.live--
+        this.live--
+        const entry = this.byKey.get(timer.keyId)!
+        if (entry === timer) this.byKey.delete(timer.keyId)
+        else this.unindex(timer, entry as Map<number, Slot<N>>, (entry as Map<number, Slot<N>>).get(timer.timestamp)!)
+        return timer
+      }
+      this.dropHead()
+    }
+    return undefined
   }
 
   /** Every timer, in firing order. */
   all(): Timer<N>[] {
-    return this.heap.slice().sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq)
+    const out: Timer<N>[] = []
+    for (const time of [...this.times].sort((a, b) => a - b)) {
+      const bucket = this.buckets.get(time)!
+      for (let i = bucket.next; i < bucket.timers.length; i++) if (bucket.timers[i].queued) out.push(bucket.timers[i])
+    }
+    return out
   }
 
   private same(timer: QueuedTimer<N>, namespace: N): boolean {
@@ -182,52 +217,65 @@ export class TimerQueue<N> {
   }
 
   private push(timestamp: number, key: unknown, namespace: N, keyId: KeyId): QueuedTimer<N> {
-    const timer = new QueuedTimer(timestamp, key, namespace, keyId, this.nextSeq++)
-    this.heap.push(timer)
-    this.siftUp(timer, this.heap.length - 1)
+    let bucket = this.buckets.get(timestamp)
+    if (bucket === undefined) {
+      bucket = new Bucket<N>(timestamp)
+      this.buckets.set(timestamp, bucket)
+      this.pushTime(timestamp)
+    }
+    const timer = new QueuedTimer(timestamp, key, namespace, keyId, bucket)
+    bucket.timers.push(timer)
+    bucket.live++
+    this.live++
     return timer
   }
 
-  private removeAt(i: number): void {
-    const h = this.heap
-    const removed = h[i]
-    removed.index = -1
-    const last = h.pop()!
-    if (i === h.length) return
-    // The last timer takes the hole, then moves up or down to its place.
-    if (i > 0 && before(last, h[(i - 1) >> 1])) this.siftUp(last, i)
-    else this.siftDown(last, i)
-  }
-
-  private siftUp(timer: QueuedTimer<N>, i: number): void {
-    const h = this.heap
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      const p = h[parent]
-      if (!before(timer, p)) break
-      h[i] = p
-      p.index = i
-      i = parent
+  /** Takes a deleted timer out of the count; compacts its bucket when mostly deleted timers are left. */
+  private dequeue(timer: QueuedTimer<N>): void {
+    timer.queued = false
+    const bucket = timer.bucket
+    bucket.live--
+    this.live--
+    const waiting = bucket.timers.length - bucket.next
+    if (bucket.live === 0) {
+      bucket.timers = []
+      bucket.next = 0
+    } else if (waiting > 2 * bucket.live + 16) {
+      bucket.timers = bucket.timers.slice(bucket.next).filter((t) => t.queued)
+      bucket.next = 0
     }
-    h[i] = timer
-    timer.index = i
   }
 
-  private siftDown(timer: QueuedTimer<N>, i: number): void {
-    const h = this.heap
-    const n = h.length
+  /** Removes the earliest timestamp and its bucket (every timer of it fired or was deleted). */
+  private dropHead(): void {
+    const times = this.times
+    this.buckets.delete(times[0])
+    const last = times.pop()!
+    if (times.length === 0) return
+    // Sift the last timestamp down from the root.
+    const n = times.length
+    let i = 0
     for (;;) {
       const l = 2 * i + 1
       if (l >= n) break
-      const r = l + 1
-      const c = r < n && before(h[r], h[l]) ? r : l
-      const child = h[c]
-      if (!before(child, timer)) break
-      h[i] = child
-      child.index = i
+      const c = l + 1 < n && times[l + 1] < times[l] ? l + 1 : l
+      if (!(times[c] < last)) break
+      times[i] = times[c]
       i = c
     }
-    h[i] = timer
-    timer.index = i
+    times[i] = last
+  }
+
+  private pushTime(time: number): void {
+    const times = this.times
+    let i = times.length
+    times.push(time)
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!(time < times[parent])) break
+      times[i] = times[parent]
+      i = parent
+    }
+    times[i] = time
   }
 }
