@@ -9,7 +9,8 @@
  *   ON AuctionBids.starttime = MaxBids.starttime AND AuctionBids.endtime = MaxBids.endtime
  *      AND AuctionBids.num >= MaxBids.maxn
  *
- *  1. bids keyed by auction, sliding windows (10 s, 2 s), count;
+ *  1. bids keyed by auction, sliding windows (10 s, 2 s), count — sliced, as Flink SQL runs HOP
+ *     windows: one count per auction and 2 s slice, each window the sum of its 5 slices;
  *  2. the counts keyed by window end, in tumbling 2 s windows (a count of window [s, e) has
  *     timestamp e − 1, so each window's counts fall in one 2 s window): the highest count and every
  *     auction that has it (ties all qualify, as num >= maxn).
@@ -57,6 +58,7 @@ export function q5(_env: StreamExecutionEnvironment, events: DataStream<NexmarkE
   return bids(events)
     .keyBy((b) => b.auction, 'q5-keyBy-auction')
     .window(SlidingEventTimeWindows.of(10_000, 2_000))
+    .sliced()
     .aggregate(COUNT, (auction, w, num): AuctionCount => ({ auction, num, end: w.end }))
     .keyBy((c) => c.end, 'q5-keyBy-window')
     .window(TumblingEventTimeWindows.of(2_000))
