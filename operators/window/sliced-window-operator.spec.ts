@@ -19,6 +19,7 @@ import {
   byContent,
   concretise,
   countSumAgg,
+  fixedWindowConfig,
   fixedWindowsOf,
   modelFixedWindows,
   rawSteps,
@@ -77,21 +78,13 @@ function run(s: SlicedSetup, steps: readonly Step[], restoreEverywhere = false) 
 
 describe('SlicedWindowOperator', () => {
   it('equals the window model (sliding and tumbling, offsets, lateness, late side output), with and without restores at random points', () => {
-    const config = fc.record({
-      slide: fc.integer({ min: 1, max: 15 }),
-      k: fc.integer({ min: 1, max: 5 }),
-      offsetFrac: fc.double({ min: -0.99, max: 0.99, noNaN: true }),
-      lateness: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 30 })),
-      withTag: fc.boolean(),
-      inPlace: fc.boolean(),
-    })
     fc.assert(
-      fc.property(config, rawSteps, (c, raw) => {
+      fc.property(fixedWindowConfig, fc.boolean(), rawSteps, (c, inPlace, raw) => {
         const offset = Math.trunc(c.offsetFrac * c.slide)
         const size = c.slide * c.k
         const tag = c.withTag ? new OutputTag<Ev>('late') : undefined
         const steps = concretise(raw)
-        const setup: SlicedSetup = { size, slide: c.slide, offset, allowedLateness: c.lateness, lateDataTag: tag, aggregate: c.inPlace ? countSumInPlace : countSumAgg }
+        const setup: SlicedSetup = { size, slide: c.slide, offset, allowedLateness: c.lateness, lateDataTag: tag, aggregate: inPlace ? countSumInPlace : countSumAgg }
         const model = modelFixedWindows(steps, fixedWindowsOf(size, c.slide, offset), c.lateness, c.withTag)
         const plain = run(setup, steps.filter((st) => !('restore' in st)))
         const restored = run(setup, steps, true)

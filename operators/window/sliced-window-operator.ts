@@ -23,16 +23,14 @@
  * that starts at end − size is cleared: no later window contains it.
  */
 import { FluxionError } from '../../engine/errors.ts'
-import { StreamOperator } from '../../engine/operator.ts'
-import type { Collector } from '../../engine/output.ts'
 import type { OutputTag } from '../../engine/output-tag.ts'
 import { NO_TIMESTAMP } from '../../engine/time.ts'
 import type { InternalTimerService, Timer } from '../../engine/timers.ts'
 import { ValueStateDescriptor } from '../../state/api.ts'
 import type { InternalValueState, KeyedStateBackend } from '../../state/backend.ts'
-import type { AggregateFunction, ProcessWindowContext } from './window-functions.ts'
-import type { WindowEmitter } from './window-operator.ts'
-import { windowStart, type TimeWindow } from './window.ts'
+import type { AggregateFunction } from './window-functions.ts'
+import { WindowResultOperator, type WindowEmitter } from './window-result-operator.ts'
+import { windowStart } from './window.ts'
 
 export interface SlicedWindowOperatorOptions<K, IN, ACC, R, OUT> {
   /** Window length, ms: a multiple of `slide`. */
@@ -49,7 +47,7 @@ export interface SlicedWindowOperatorOptions<K, IN, ACC, R, OUT> {
   describe: string
 }
 
-export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends StreamOperator<IN, OUT> {
+export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperator<K, IN, R, OUT> {
   private backend!: KeyedStateBackend
   private slices!: InternalValueState<ACC>
   private timers!: InternalTimerService<number>
@@ -59,16 +57,12 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends StreamOperator<IN,
   private readonly allowedLateness: number
   private readonly lateDataTag: OutputTag<IN> | undefined
   private readonly fn: AggregateFunction<IN, ACC, R>
-  private readonly emitFn: WindowEmitter<K, R, OUT>
   private readonly describe: string
   /** Late records dropped because no late-data side output was configured. */
   numLateRecordsDropped = 0
-  private emitTimestamp = NO_TIMESTAMP
-  private readonly collector: Collector<OUT> = { collect: (v) => this.output.collect(v, this.emitTimestamp) }
-  private readonly emitCtx: ProcessWindowContext & { window: TimeWindow }
 
   constructor(options: SlicedWindowOperatorOptions<K, IN, ACC, R, OUT>) {
-    super()
+    super(options.emit)
     const { size, slide, offset } = options
     if (!(slide > 0) || !(size >= slide) || size % slide !== 0 || !(Math.abs(offset) < slide)) {
       throw new FluxionError('FLX_INVALID_WINDOW', `sliced windows need size a positive multiple of slide and |offset| < slide, got size ${size}, slide ${slide}, offset ${offset}`)
@@ -79,15 +73,7 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends StreamOperator<IN,
     this.allowedLateness = options.allowedLateness
     this.lateDataTag = options.lateDataTag
     this.fn = options.aggregate
-    this.emitFn = options.emit
     this.describe = options.describe
-    const op = this
-    this.emitCtx = {
-      window: undefined as unknown as TimeWindow,
-      currentWatermark: () => op.currentWatermark(),
-      currentProcessingTime: () => op.ctx.clock.now(),
-      output: (tag, value) => op.output.collectSide(tag, value, op.emitTimestamp),
-    }
   }
 
   override open(): void {
@@ -163,6 +149,7 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends StreamOperator<IN,
     const start = end - this.size
     const slices = this.slices
     let acc: ACC | undefined
+    let result: R
     try {
       for (let s = start; s < end; s += this.slide) {
         slices.setCurrentNamespace(s)
@@ -170,17 +157,11 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends StreamOperator<IN,
         if (slice === undefined) continue
         acc = this.fn.merge(acc === undefined ? this.fn.createAccumulator() : acc, slice)
       }
+      if (acc === undefined) return
+      result = this.fn.getResult(acc)
     } catch (e) {
       throw this.userError(e)
     }
-    if (acc === undefined) return
-    const window: TimeWindow = { start, end }
-    this.emitTimestamp = end - 1
-    this.emitCtx.window = window
-    try {
-      this.emitFn(this.backend.getCurrentKey() as K, window, this.fn.getResult(acc), this.collector, this.emitCtx)
-    } catch (e) {
-      throw this.userError(e)
-    }
+    this.emitWindow({ start, end }, result)
   }
 }

@@ -30,6 +30,7 @@ import {
   concretise,
   countSumAgg,
   emitRow,
+  fixedWindowConfig,
   fixedWindowsOf,
   modelFixedWindows,
   rawSteps,
@@ -617,15 +618,8 @@ function checkAgainstModel(s: Setup<CountSum>, steps: Step[], model: ModelOutcom
 
 describe('WindowOperator: properties', () => {
   it('tumbling and sliding (size a multiple of slide) windows equal the model, with and without restores at random points', () => {
-    const config = fc.record({
-      slide: fc.integer({ min: 1, max: 15 }),
-      k: fc.integer({ min: 1, max: 4 }),
-      offsetFrac: fc.double({ min: -0.99, max: 0.99, noNaN: true }),
-      lateness: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 30 })),
-      withTag: fc.boolean(),
-    })
     fc.assert(
-      fc.property(config, rawSteps, (c, raw) => {
+      fc.property(fixedWindowConfig, rawSteps, (c, raw) => {
         const offset = Math.trunc(c.offsetFrac * c.slide)
         const size = c.slide * c.k
         const assigner = c.k === 1 ? TumblingEventTimeWindows.of(size, offset) : SlidingEventTimeWindows.of(size, c.slide, offset)

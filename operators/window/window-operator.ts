@@ -16,20 +16,18 @@
  * contents of one folded into the other's.
  */
 import { FluxionError } from '../../engine/errors.ts'
-import { StreamOperator } from '../../engine/operator.ts'
-import type { Collector } from '../../engine/output.ts'
 import type { OutputTag } from '../../engine/output-tag.ts'
 import { NO_TIMESTAMP } from '../../engine/time.ts'
 import type { InternalTimerService, Timer } from '../../engine/timers.ts'
 import { ValueStateDescriptor, type ValueState } from '../../state/api.ts'
 import { VOID_NAMESPACE, type InternalValueState, type KeyedStateBackend, type Namespace } from '../../state/backend.ts'
 import type { WindowAssigner, WindowAssignerContext } from './assigners.ts'
+import { WindowResultOperator, type WindowEmitter } from './window-result-operator.ts'
 import { EventTimeTrigger, ProcessingTimeTrigger, fires, purges, type OnMergeContext, type Trigger, type TriggerResult } from './triggers.ts'
-import { mergeValues, type ProcessWindowContext, type WindowContents } from './window-functions.ts'
+import { mergeValues, type WindowContents } from './window-functions.ts'
 import { intersects, maxTimestamp, sameWindow, type TimeWindow } from './window.ts'
 
-/** Turns a firing window's data into output records. */
-export type WindowEmitter<K, R, OUT> = (key: K, window: TimeWindow, result: R, out: Collector<OUT>, ctx: ProcessWindowContext) => void
+export type { WindowEmitter } from './window-result-operator.ts'
 
 export interface WindowOperatorOptions<K, IN, R, OUT> {
   assigner: WindowAssigner<IN>
@@ -61,7 +59,7 @@ function sessionsOf(stored: readonly (Session | TimeWindow)[] | undefined): read
   return (stored as readonly TimeWindow[]).map((w) => ({ window: w, state: `${w.start}:${w.end}` }))
 }
 
-export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
+export class WindowOperator<K, IN, R, OUT> extends WindowResultOperator<K, IN, R, OUT> {
   private timers!: InternalTimerService<TimeWindow>
   private backend!: KeyedStateBackend
   private sessions: InternalValueState<readonly Session[]> | undefined
@@ -70,7 +68,6 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private readonly contents: WindowContents<IN, R>
   private readonly allowedLateness: number
   private readonly lateDataTag: OutputTag<IN> | undefined
-  private readonly emitFn: WindowEmitter<K, R, OUT>
   /** Late records dropped because no late-data side output was configured. */
   numLateRecordsDropped = 0
   /**
@@ -86,28 +83,17 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private mergedWindows: readonly TimeWindow[] = []
   private readonly triggerCtx: OnMergeContext
   private readonly assignerCtx: WindowAssignerContext
-  private readonly emitCtx: ProcessWindowContext & { window: TimeWindow }
-  private emitTimestamp = NO_TIMESTAMP
-  private readonly collector: Collector<OUT> = { collect: (v) => this.output.collect(v, this.emitTimestamp) }
 
   constructor(options: WindowOperatorOptions<K, IN, R, OUT>) {
-    super()
+    super(options.emit)
     this.assigner = options.assigner
     this.trigger = options.trigger
     this.contents = options.contents
     this.allowedLateness = options.allowedLateness
     this.lateDataTag = options.lateDataTag
-    this.emitFn = options.emit
     this.skipRepeatedTimers = this.trigger.constructor === EventTimeTrigger || this.trigger.constructor === ProcessingTimeTrigger
     this.triggerCtx = this.createTriggerContext()
     this.assignerCtx = { getCurrentProcessingTime: () => this.ctx.clock.now() }
-    const op = this
-    this.emitCtx = {
-      window: undefined as unknown as TimeWindow,
-      currentWatermark: () => op.currentWatermark(),
-      currentProcessingTime: () => op.ctx.clock.now(),
-      output: (tag, value) => op.output.collectSide(tag, value, op.emitTimestamp),
-    }
   }
 
   override open(): void {
@@ -294,16 +280,6 @@ export class WindowOperator<K, IN, R, OUT> extends StreamOperator<IN, OUT> {
   private getContents(): R | undefined {
     try {
       return this.contents.get()
-    } catch (e) {
-      throw this.userError(e)
-    }
-  }
-
-  private emitWindow(window: TimeWindow, data: R): void {
-    this.emitTimestamp = maxTimestamp(window)
-    this.emitCtx.window = window
-    try {
-      this.emitFn(this.backend.getCurrentKey() as K, window, data, this.collector, this.emitCtx)
     } catch (e) {
       throw this.userError(e)
     }

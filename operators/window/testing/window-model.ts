@@ -161,3 +161,12 @@ export function fixedWindowsOf(size: number, slide: number, offset: number): (ts
 
 export const byContent = (a: { value: Row<CountSum>; timestamp: number | undefined }, b: { value: Row<CountSum>; timestamp: number | undefined }) =>
   a.value.key.localeCompare(b.value.key) || a.value.start - b.value.start || a.value.end - b.value.end || a.value.result.n - b.value.result.n || a.value.result.sum - b.value.result.sum
+
+/** A random fixed-window setup: slide, size = k · slide, offset (a fraction of the slide), lateness, late side output or not. */
+export const fixedWindowConfig = fc.record({
+  slide: fc.integer({ min: 1, max: 15 }),
+  k: fc.integer({ min: 1, max: 5 }),
+  offsetFrac: fc.double({ min: -0.99, max: 0.99, noNaN: true }),
+  lateness: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 30 })),
+  withTag: fc.boolean(),
+})
