@@ -25,14 +25,17 @@ function reference(txs: Transaction[]): Map<string, { count: number; total: numb
 }
 
 describe('fraud-features job', () => {
-  it('computes the weekly per-user features of every transaction (none are late)', async () => {
+  it.each([
+    ['window operator', false],
+    ['sliced windows', true],
+  ])('computes the weekly per-user features of every transaction (none are late): %s', async (_name, sliced) => {
     const txs = Array.from({ length: 3_000 }, (_, i) => transaction(i))
     const env = StreamExecutionEnvironment.create({ parallelism: 3 })
-    const features = env
+    const windowed = env
       .fromCollection(txs, WatermarkStrategy.forBoundedOutOfOrderness<Transaction>(2 * 3_600_000).withTimestampAssigner((t) => t.ts))
       .keyBy((t) => t.userId)
       .window(SlidingEventTimeWindows.of(7 * DAY, DAY))
-      .aggregate(userFeatures, (userId, w, f) => ({ id: `${userId}|${w.start}`, ...f }))
+    const features = (sliced ? windowed.sliced() : windowed).aggregate(userFeatures, (userId, w, f) => ({ id: `${userId}|${w.start}`, ...f }))
     const [rows] = await env.executeAndCollect(features)
     const expected = reference(txs)
     expect(rows.length).toBe(expected.size)
