@@ -103,6 +103,8 @@ const LAST_NAMES = ['Shultz', 'Abrams', 'Spencer', 'White', 'Bartels', 'Walton',
 const POOL_OFFSETS = 1 << 16
 const POOL_SLACK = 1024
 const TWO_32 = 4294967296
+/** '0000' … '9999', the groups of a credit card number. */
+const CARD_GROUPS = Array.from({ length: 10000 }, (_, i) => String(i).padStart(4, '0'))
 
 /**
  * a mod b for a non-negative integer a < 2^53 and b ≥ 1: the same as `a % b`, but V8 compiles `%`
@@ -253,6 +255,8 @@ class EventGenerator {
    * the small-integer range would be a boxed heap number.
    */
   private readonly prng = new Int32Array(1)
+  /** The current event's timestamp (a field: passed as an argument, a double is boxed at every call V8 does not inline). */
+  private timestamp = 0.5
 
   constructor(config: Readonly<NexmarkConfig>) {
     this.seed = config.seed
@@ -275,21 +279,23 @@ class EventGenerator {
     this.spaced = makePool(config.seed, 0x5bd1e995, true)
   }
 
+  /** The next 32 random bits as a signed int32 (a small integer even where V8 does not inline it). */
   private next(): number {
     const prng = this.prng
     const a = (prng[0] + 0x6d2b79f5) | 0
     prng[0] = a
     let t = Math.imul(a ^ (a >>> 15), 1 | a)
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return (t ^ (t >>> 14)) >>> 0
+    return t ^ (t >>> 14)
   }
 
   private nextInt(n: number): number {
-    return n < 2097152 ? Math.floor((this.next() * n) / TWO_32) : scale(this.next(), n)
+    const u = this.next() >>> 0
+    return n < 2097152 ? Math.floor((u * n) / TWO_32) : scale(u, n)
   }
 
   private nextPrice(): number {
-    const u = this.next()
+    const u = this.next() >>> 0
     return Math.round(PRICE_HI[u >>> 21] * PRICE_MID[(u >>> 10) & 2047] * PRICE_LO[u & 1023] * 100)
   }
 
@@ -351,12 +357,12 @@ class EventGenerator {
     return minAuction + this.nextInt(maxAuction - minAuction + 1 + AUCTION_ID_LEAD)
   }
 
-  private nextPerson(epoch: number, offset: number, timestamp: number): Person {
+  private nextPerson(epoch: number, offset: number): Person {
+    const timestamp = this.timestamp
     const id = this.lastBase0PersonId(epoch, offset) + FIRST_PERSON_ID
     const name = FIRST_NAMES[this.nextInt(FIRST_NAMES.length)] + ' ' + LAST_NAMES[this.nextInt(LAST_NAMES.length)]
     const emailAddress = this.nextString(7) + '@' + this.nextString(5) + '.com'
-    let creditCard = ''
-    for (let i = 0; i < 4; i++) creditCard += (i > 0 ? ' ' : '') + String(this.nextInt(10000)).padStart(4, '0')
+    const creditCard = CARD_GROUPS[this.nextInt(10000)] + ' ' + CARD_GROUPS[this.nextInt(10000)] + ' ' + CARD_GROUPS[this.nextInt(10000)] + ' ' + CARD_GROUPS[this.nextInt(10000)]
     const city = US_CITIES[this.nextInt(US_CITIES.length)]
     const st = US_STATES[this.nextInt(US_STATES.length)]
     const currentSize = 8 + name.length + emailAddress.length + creditCard.length + city.length + st.length
@@ -364,7 +370,8 @@ class EventGenerator {
     return { kind: 'person', id, name, emailAddress, creditCard, city, state: st, dateTime: timestamp, extra }
   }
 
-  private nextAuction(eventId: number, epoch: number, offset: number, timestamp: number): Auction {
+  private nextAuction(eventId: number, epoch: number, offset: number): Auction {
+    const timestamp = this.timestamp
     const id = this.lastBase0AuctionId(epoch, offset) + FIRST_AUCTION_ID
     const lastPersonId = this.lastBase0PersonId(epoch, offset)
     let seller: number
@@ -384,7 +391,8 @@ class EventGenerator {
     return { kind: 'auction', id, itemName, description, initialBid, reserve, dateTime: timestamp, expires, seller, category, extra }
   }
 
-  private nextBid(epoch: number, offset: number, timestamp: number): Bid {
+  private nextBid(epoch: number, offset: number): Bid {
+    const timestamp = this.timestamp
     const lastAuctionId = this.lastBase0AuctionId(epoch, offset)
     let auction: number
     if (this.nextInt(this.hotAuctionRatio) > 0) auction = Math.floor(lastAuctionId / HOT_AUCTION_RATIO) * HOT_AUCTION_RATIO
@@ -405,13 +413,13 @@ class EventGenerator {
     // Nexmark's nextAdjustedEventNumber: shuffle within groups of groupSize.
     const groupSize = this.groupSize
     const eventId = groupSize === 1 ? index : index - mod(index, groupSize) + mod(index * OUT_OF_ORDER_MULTIPLIER, groupSize)
-    const timestamp = this.timestampForEvent(eventId)
+    this.timestamp = this.timestampForEvent(eventId)
     this.prng[0] = eventSeed(this.seed, eventId)
     const epoch = Math.floor(eventId / this.totalProportion)
     const offset = eventId - epoch * this.totalProportion
-    if (offset < this.personProportion) return this.nextPerson(epoch, offset, timestamp)
-    if (offset < this.personProportion + this.auctionProportion) return this.nextAuction(eventId, epoch, offset, timestamp)
-    return this.nextBid(epoch, offset, timestamp)
+    if (offset < this.personProportion) return this.nextPerson(epoch, offset)
+    if (offset < this.personProportion + this.auctionProportion) return this.nextAuction(eventId, epoch, offset)
+    return this.nextBid(epoch, offset)
   }
 }
 
@@ -430,14 +438,14 @@ export interface NexmarkSourceOptions {
 
 /** The Nexmark stream as a parallel Fluxion source with Nexmark's watermarks. */
 export function nexmarkSource(env: StreamExecutionEnvironment, options: NexmarkSourceOptions): DataStream<NexmarkEvent> {
-  const generate = createGenerator(options.config)
+  const events = new EventGenerator(Object.freeze(resolveConfig(options.config)))
   const observe = options.observe
   const fn = observe
     ? (i: number): NexmarkEvent => {
-        const e = generate(i)
+        const e = events.generate(i)
         observe(i, e)
         return e
       }
-    : generate
+    : (i: number): NexmarkEvent => events.generate(i)
   return env.fromGenerator<NexmarkEvent>(fn, { count: options.count, name: 'nexmark-source' }, NEXMARK_WATERMARK)
 }

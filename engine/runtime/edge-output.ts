@@ -64,6 +64,9 @@ export class EdgeOutput implements Output<unknown> {
             throw userFunctionFailed(name, e)
           }
           out.key = key
+          // One channel: no need to hash a safe-integer key (always a valid key); other keys are
+          // still hashed, which also checks that they can be keys.
+          if (n === 1 && typeof key === 'number' && Number.isSafeInteger(key)) return 0
           return subtaskForKeyGroup(keyGroupOf(key, maxParallelism), n, maxParallelism)
         }
         break
