@@ -1,0 +1,63 @@
+/**
+ * Review: WindowedStream.sliced() through the public API with parallelism 2, on worker threads,
+ * against the plain window operator on the current thread (offsets, lateness, epoch-ms and
+ * negative timestamps). The watermark bound covers the disorder, so no record is late and the
+ * result does not depend on how inputs interleave.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { loadJob } from '../../index.ts'
+import type { SEv, SlicedJobSpec } from './fixtures/sliced-window-job.ts'
+
+const JOB = new URL('./fixtures/sliced-window-job.ts', import.meta.url)
+
+const specArb: fc.Arbitrary<SlicedJobSpec> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 300 }),
+    keys: fc.integer({ min: 1, max: 9 }),
+    disorder: fc.integer({ min: 0, max: 40 }),
+    seed: fc.integer(),
+    slide: fc.integer({ min: 1, max: 30 }),
+    k: fc.integer({ min: 1, max: 4 }),
+    offsetFrac: fc.double({ min: -0.9, max: 0.9, noNaN: true }),
+    lateness: fc.constantFrom(0, 7, 100),
+    base: fc.constantFrom(0, -5_000, 1_700_000_000_000),
+  })
+  .map(({ n, keys, disorder, seed, slide, k, offsetFrac, lateness, base }) => {
+    let x = seed | 0
+    const next = (): number => ((x = (Math.imul(x, 1_103_515_245) + 12_345) | 0) >>> 8) % 1_000_003
+    const events: SEv[] = []
+    for (let i = 0; i < n; i++) events.push({ key: `k${next() % keys}`, ts: base + i * 3 - (disorder > 0 ? next() % (disorder + 1) : 0), value: next() % 100 })
+    return { events, size: slide * k, slide, offset: Math.trunc(offsetFrac * slide), lateness, outOfOrderness: disorder + 1 }
+  })
+
+describe('sliced() on workers (review)', () => {
+  it('gives the rows of the plain window operator: parallelism 2, workers 2', async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, async (spec) => {
+        const params = { spec: JSON.stringify(spec) }
+        const plain = await loadJob(JOB, { ...params, sliced: 'false' }, { parallelism: 1 })
+        const [expected] = (await plain.env.executeAndCollect(...plain.outputs)) as [string[]]
+        const threaded = await loadJob(JOB, { ...params, sliced: 'true' }, { parallelism: 2, workers: 2, batchSize: 4, channelCapacity: 8 })
+        const [actual] = (await threaded.env.executeAndCollect(...threaded.outputs)) as [string[]]
+        expect(expected.length).toBeGreaterThan(0)
+        expect([...actual].sort()).toEqual([...expected].sort())
+      }),
+      { numRuns: 3 },
+    )
+  }, 180_000)
+
+  it('gives the rows of the plain window operator: parallelism 2, current thread', async () => {
+    await fc.assert(
+      fc.asyncProperty(specArb, async (spec) => {
+        const params = { spec: JSON.stringify(spec) }
+        const plain = await loadJob(JOB, { ...params, sliced: 'false' }, { parallelism: 2 })
+        const [expected] = (await plain.env.executeAndCollect(...plain.outputs)) as [string[]]
+        const sliced = await loadJob(JOB, { ...params, sliced: 'true' }, { parallelism: 2, batchSize: 4, channelCapacity: 8 })
+        const [actual] = (await sliced.env.executeAndCollect(...sliced.outputs)) as [string[]]
+        expect([...actual].sort()).toEqual([...expected].sort())
+      }),
+      { numRuns: 30 },
+    )
+  }, 180_000)
+})
