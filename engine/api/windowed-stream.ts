@@ -66,9 +66,10 @@ export class WindowedStream<T, K> {
    * followed by `aggregate(...)`. A record updates one accumulator, where a sliding window operator
    * updates size / slide of them; a window's result is merged from its slices when it fires. Same
    * outputs as without slicing (lateness, late firings and late side output included) when the
-   * AggregateFunction's `merge(a, b)` leaves `b` unchanged (it may modify and return `a`) and is
-   * exact: floating-point sums may differ in the last bits, as merging adds in another order.
-   * See operators/window/sliced-window-operator.ts.
+   * AggregateFunction's `merge(a, b)` leaves `b` unchanged (it may modify and return `a`, or return
+   * `b`) and is exact: floating-point sums may differ in the last bits, as merging adds in another
+   * order. After a restore the operator keeps its snapshot's watermark (records late before a
+   * failure stay late). See operators/window/sliced-window-operator.ts.
    */
   sliced(): this {
     this.slicing = true

@@ -12,9 +12,17 @@
  *
  * Contract on the AggregateFunction (why slicing is opt-in): a window's accumulator is built as
  * `merge(…merge(merge(createAccumulator(), s1), s2)…, sn)` over its stored slices, so `merge(a, b)`
- * may modify and return `a` but must leave `b` unchanged. Merging changes the order in which values
- * are combined, so aggregates whose merge is not exact (floating-point sums) may differ from the
+ * may modify and return `a`, or return `b` as it is, but must not modify `b` (when it returns a
+ * stored slice, the operator merges into a structured clone of it: accumulators are structured-
+ * cloneable anyway, checkpoints serialize them). Merging changes the order in which values are
+ * combined, so aggregates whose merge is not exact (floating-point sums) may differ from the
  * unsliced operator in the last bits.
+ *
+ * One deliberate difference from WindowOperator: a restored subtask keeps the watermark of its
+ * snapshot (the lowest one after rescaling), as Flink SQL's window aggregation does, so records
+ * that were late before a failure are late when replayed after it. WindowOperator starts from −∞
+ * and would open windows that already fired again (with only the replayed records); a sliced
+ * window that fired has lost its first slice, so it could not be recomputed anyway.
  *
  * Timers (namespace = the window's end): when a key's slice gets its first record, every window
  * containing the slice that is not late gets a firing timer at end − 1 (unless the watermark has
@@ -58,6 +66,15 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperat
   private readonly lateDataTag: OutputTag<IN> | undefined
   private readonly fn: AggregateFunction<IN, ACC, R>
   private readonly describe: string
+  /** size / slide: the slices of a window, and the windows of a slice. */
+  private readonly slicesPerWindow: number
+  /**
+   * The watermark of the snapshot this subtask was restored from (the lowest of them after
+   * rescaling), kept as Flink SQL's window aggregation keeps it: records that were late before a
+   * failure are late after it too, instead of reopening windows that already fired and whose
+   * first slices are gone. −∞ when not restored.
+   */
+  private restoredWatermark = Number.NEGATIVE_INFINITY
   /** Late records dropped because no late-data side output was configured. */
   numLateRecordsDropped = 0
 
@@ -74,6 +91,26 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperat
     this.lateDataTag = options.lateDataTag
     this.fn = options.aggregate
     this.describe = options.describe
+    this.slicesPerWindow = size / slide
+  }
+
+  override currentWatermark(): number {
+    const watermark = super.currentWatermark()
+    return watermark > this.restoredWatermark ? watermark : this.restoredWatermark
+  }
+
+  protected override snapshotOperatorState(): unknown {
+    // The final watermark (+∞ at the end of a bounded input) is not kept: new input after a
+    // restore from the end of a bounded run is not late. null: no watermark to keep.
+    const watermark = this.currentWatermark()
+    return { watermark: Number.isFinite(watermark) ? watermark : null }
+  }
+
+  protected override restoreOperatorState(states: unknown[]): void {
+    // Every snapshot of this operator has a state; one without a watermark (null) or a snapshot of
+    // an older version (none at all) means −∞, the lowest, which wins.
+    const watermarks = states.map((s) => (s as { watermark: number | null }).watermark)
+    this.restoredWatermark = watermarks.length === 0 || watermarks.includes(null) ? Number.NEGATIVE_INFINITY : Math.min(...(watermarks as number[]))
   }
 
   override open(): void {
@@ -112,10 +149,14 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperat
     }
     slices.update(updated)
     if (fresh) this.registerWindowTimers(sliceStart, watermark)
-    // Late firings: windows past the watermark but within the allowed lateness fire on every record.
+    // Late firings: windows past the watermark but within the allowed lateness fire on every
+    // record, the latest window first (the window operator's order: the assigner's, latest start first).
     if (lateness > 0) {
-      for (let end = sliceStart + this.slide; end <= sliceStart + this.size && end - 1 <= watermark; end += this.slide) {
-        if (end - 1 + lateness > watermark) this.fireWindow(end)
+      for (let j = this.slicesPerWindow; j >= 1; j--) {
+        const end = sliceStart + j * this.slide
+        if (end - 1 > watermark) continue
+        if (end - 1 + lateness <= watermark) break
+        this.fireWindow(end)
       }
     }
   }
@@ -123,7 +164,9 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperat
   /** Timers of the windows (ends sliceStart + slide … sliceStart + size) of a key's new slice that are not late. */
   private registerWindowTimers(sliceStart: number, watermark: number): void {
     const lateness = this.allowedLateness
-    for (let end = sliceStart + this.slide; end <= sliceStart + this.size; end += this.slide) {
+    // Counted, not `end += slide`: near 2^53 an addition may not move `end` any more.
+    for (let j = 1; j <= this.slicesPerWindow; j++) {
+      const end = sliceStart + j * this.slide
       const maxTimestamp = end - 1
       if (maxTimestamp + lateness <= watermark) continue
       if (maxTimestamp > watermark) this.timers.registerEventTimeTimer(end, maxTimestamp)
@@ -149,13 +192,17 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperat
     const start = end - this.size
     const slices = this.slices
     let acc: ACC | undefined
+    /** Whether `acc` is a stored slice (merge returned its second argument): copied before it is merged into. */
+    let accIsStored = false
     let result: R
     try {
-      for (let s = start; s < end; s += this.slide) {
-        slices.setCurrentNamespace(s)
+      for (let j = 0; j < this.slicesPerWindow; j++) {
+        slices.setCurrentNamespace(start + j * this.slide)
         const slice = slices.value()
         if (slice === undefined) continue
-        acc = this.fn.merge(acc === undefined ? this.fn.createAccumulator() : acc, slice)
+        if (accIsStored) acc = structuredClone(acc)
+        acc = this.fn.merge(acc === undefined ? this.fn.createAccumulator() : acc!, slice)
+        accIsStored = acc === slice
       }
       if (acc === undefined) return
       result = this.fn.getResult(acc)

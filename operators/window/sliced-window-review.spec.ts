@@ -3,11 +3,12 @@
  * comparing the exact output sequence (not sorted), late side output, drop count and leftover
  * state, through cases the property test of sliced-window-operator.spec.ts does not generate:
  * restores without the watermark re-sent before the next records (the watermark is not part of a
- * snapshot), rescaling restores (1 → 2 → 3 → 1 subtasks), exact output order without lateness,
- * and timestamps near Number.MAX_SAFE_INTEGER. Only cases that hold are kept here; the failing ones
- * (records before the first watermark after a restore, the order of late firings, slide 1 at 2^53,
- * a merge that returns b) are in the review report, not committed.
+ * snapshot), rescaling restores (1 → 2 → 3 → 1 subtasks), exact output order (late firings
+ * included), timestamps near Number.MAX_SAFE_INTEGER, a merge that returns its second argument.
+ * One deliberate difference: after a restore the sliced operator keeps the watermark of its
+ * snapshot (as Flink SQL's window aggregation), the window operator starts from −∞.
  */
+import { spawnSync } from 'node:child_process'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { keyGroupOf, keyGroupRangeOf } from '../../engine/keys.ts'
@@ -138,7 +139,6 @@ function compare(c: Cfg, steps: readonly Step[], sorted = false): void {
 const ev = (key: string, v: number, id: number): Ev => ({ key, v, id })
 
 describe('SlicedWindowOperator vs WindowOperator (review)', () => {
-  // Outputs sorted here: late firings come in another order (ascending window end; reported separately).
   it('restore after rescaling (1 → 2 → 3 → 1, watermark re-sent) gives the same outputs', () => {
     const cfgArb = fc.record({
       slide: fc.integer({ min: 1, max: 10 }),
@@ -167,10 +167,16 @@ describe('SlicedWindowOperator vs WindowOperator (review)', () => {
           else steps.push({ restore: r.parts, resend: true })
         }
         steps.push({ restore: 1, resend: true }, { wm: Number.POSITIVE_INFINITY })
-        compare(c, steps, true)
+        compare(c, steps)
       }),
       { numRuns: 300 },
     )
+  })
+
+  // One record firing several windows late (allowed lateness): the assigner's order, latest start first.
+  it('late firings of several windows by one record come in the same order as WindowOperator', () => {
+    const c: Cfg = { size: 10, slide: 5, offset: 0, lateness: 20 }
+    compare(c, [{ el: ev('a', 1, 0), ts: 7 }, { wm: 15 }, { el: ev('a', 2, 1), ts: 8 }, { wm: Number.POSITIVE_INFINITY }])
   })
 
   it('exact output order (no lateness) across keys, negative timestamps, records at slice boundaries', () => {
@@ -209,4 +215,96 @@ describe('SlicedWindowOperator vs WindowOperator (review)', () => {
     }
   })
 
+  // A record at MAX_SAFE_INTEGER with a slide of 1 ms: a loop `end += slide` from 2^53 would never
+  // end (2^53 + 1 === 2^53). Run in a child process with a time limit, so a hang fails the test
+  // instead of blocking the run.
+  it('a record at Number.MAX_SAFE_INTEGER with slide 1 does not hang', () => {
+    const code = (ts: string) => `
+      const { SlicedWindowOperator } = await import(${JSON.stringify(new URL('./sliced-window-operator.ts', import.meta.url).href)})
+      const { OperatorTestHarness } = await import(${JSON.stringify(new URL('../../engine/testing/operator-harness.ts', import.meta.url).href)})
+      const agg = { createAccumulator: () => 0, add: (_e, a) => a + 1, getResult: (a) => a, merge: (a, b) => a + b }
+      const h = new OperatorTestHarness(() => new SlicedWindowOperator({ size: 2, slide: 1, offset: 0, allowedLateness: 0, lateDataTag: undefined, aggregate: agg, emit: (k, w, r, out) => out.collect([w.start, w.end, r]), describe: 'x' }), { keySelector: () => 'k' })
+      h.processElement({}, ${ts})
+      h.processWatermark(Infinity)
+      console.log(JSON.stringify(h.extractOutputValues()))
+    `
+    const run = (ts: string) => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code(ts)], { timeout: 15_000, encoding: 'utf8' })
+    // Control: the same script 10 ms lower finishes and prints the windows.
+    const control = run('Number.MAX_SAFE_INTEGER - 10')
+    expect(control.status).toBe(0)
+    expect(JSON.parse(control.stdout)).toEqual([
+      [Number.MAX_SAFE_INTEGER - 11, Number.MAX_SAFE_INTEGER - 9, 1],
+      [Number.MAX_SAFE_INTEGER - 10, Number.MAX_SAFE_INTEGER - 8, 1],
+    ])
+    const r = run('Number.MAX_SAFE_INTEGER')
+    expect(r.error?.message ?? '').not.toMatch(/ETIMEDOUT/)
+    expect(r.status).toBe(0)
+  }, 60_000)
+})
+
+describe('SlicedWindowOperator: merge that returns its (unchanged) second argument (review)', () => {
+  // FAILS: the contract ("merge(a, b) may modify and return a but must leave b unchanged") allows
+  // a merge that returns b itself when a is empty (b is left unchanged). fireWindow then uses the
+  // stored first slice as the window's accumulator and merges the other slices INTO the stored
+  // slice: a late firing of the same window (allowed lateness) counts them twice.
+  it('a late firing after a merge that returned b counts each record once', () => {
+    const reuse: AggregateFunction<Ev, CountSum, CountSum> = {
+      createAccumulator: () => ({ n: 0, sum: 0 }),
+      add: (e, acc) => ({ n: acc.n + 1, sum: acc.sum + e.v }),
+      getResult: (acc) => ({ ...acc }),
+      merge: (a, b) => {
+        if (a.n === 0) return b // nothing to add to: b as it is (b unchanged)
+        a.n += b.n
+        a.sum += b.sum
+        return a
+      },
+    }
+    const h = new OperatorTestHarness<Ev, Row<CountSum>>(
+      () =>
+        new SlicedWindowOperator<string, Ev, CountSum, CountSum, Row<CountSum>>({
+          size: 10,
+          slide: 5,
+          offset: 0,
+          allowedLateness: 100,
+          lateDataTag: undefined,
+          aggregate: reuse,
+          emit: (key, w, result, out) => out.collect({ key, start: w.start, end: w.end, result }),
+          describe: 'SlidingEventTimeWindows(10, 5)',
+        }),
+      { keySelector: (e) => e.key },
+    )
+    h.processElement(ev('a', 1, 0), 2) // slice [0,5)
+    h.processElement(ev('a', 1, 1), 7) // slice [5,10)
+    h.processWatermark(9) // window [0,10) fires: n = 2
+    h.processElement(ev('a', 1, 2), 8) // late firing of [0,10) (and nothing else due): n = 3
+    const w0 = h.getOutput().filter((r) => r.value.start === 0).map((r) => r.value.result.n)
+    expect(w0).toEqual([2, 3])
+  })
+})
+
+describe('SlicedWindowOperator: the watermark across a restore', () => {
+  it('a record late before the failure is late after the restore, before any watermark arrives', () => {
+    const tag = new OutputTag<Ev>('late')
+    const c: Cfg = { size: 10, slide: 5, offset: 0, lateness: 0, tag }
+    const steps: Step[] = [{ el: ev('a', 1, 0), ts: 7 }, { wm: 9 }, { restore: 1, resend: false }, { el: ev('a', 2, 1), ts: 8 }, { el: ev('a', 4, 2), ts: 2 }, { wm: 20 }]
+    const sliced = runOn(c, true, steps)
+    // Window [0,10) fired once, before the failure; the replayed records 1 and 2 (late then, at
+    // watermark 9) are late again; record 1 also belongs to [5,15), which it still reaches.
+    expect(sliced.out).toEqual(['a [0,10) n=1 sum=1 @9', 'a [5,15) n=2 sum=3 @14'])
+    expect(sliced.late).toEqual(['a#2'])
+    // The window operator forgets its watermark in a restore and opens [0,10) again.
+    expect(runOn(c, false, steps).out).toContain('a [0,10) n=2 sum=6 @9')
+  })
+
+  it("after rescaling, the lowest of the restored subtasks' watermarks applies", () => {
+    const tag = new OutputTag<Ev>('late')
+    const make = factory({ size: 10, slide: 5, offset: 0, lateness: 0, tag }, true)
+    const options = (p: number, i: number) => ({ keySelector: (e: Ev) => e.key, maxParallelism: MAX_P, parallelism: p, subtaskIndex: i })
+    const low = new OperatorTestHarness<Ev, Row<CountSum>>(make, options(2, 0)).processWatermark(9)
+    const high = new OperatorTestHarness<Ev, Row<CountSum>>(make, options(2, 1)).processWatermark(19)
+    const merged = OperatorTestHarness.restore(make, options(1, 0), [low.snapshot(), high.snapshot()])
+    merged.processElement(ev('a', 1, 0), 12) // late at 19, not at 9
+    merged.processElement(ev('a', 1, 1), 4) // late at 9
+    expect(merged.getSideOutput(tag).map((e) => e.id)).toEqual([1])
+  })
 })
