@@ -260,6 +260,28 @@ export class CheckpointCoordinator {
     await this.storage.retain(this.retained).catch(() => {})
   }
 
+  /**
+   * Takes over the newest `retain` complete checkpoints already in the storage (those of earlier
+   * attempts or runs of the job), so that retention keeps `retain` checkpoints across restarts, not
+   * only the ones this coordinator takes (which used to make the first checkpoint after a restart
+   * delete every older one). Call once, before the first checkpoint. A checkpoint whose metadata
+   * cannot be read is left alone (not retained: the next retention may delete it).
+   */
+  async adoptRetained(): Promise<void> {
+    const keep = this.config.retain ?? 3
+    const found: CheckpointMetadata[] = []
+    for (const id of (await this.storage.listComplete()).slice(0, keep)) {
+      try {
+        found.push(await this.storage.readMetadata(id))
+      } catch {
+        // unreadable: not retained
+      }
+    }
+    // Oldest first, before anything this coordinator completed meanwhile.
+    this.retained.unshift(...found.reverse().filter((m) => !this.retained.some((r) => r.checkpointId === m.checkpointId)))
+    while (this.retained.length > keep) this.retained.shift()
+  }
+
   /** Links the restored files that incremental snapshots of `p` build on into this storage. */
   private async adoptChains(p: PendingCheckpoint): Promise<void> {
     for (const [id, mode] of p.modes) {

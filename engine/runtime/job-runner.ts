@@ -176,6 +176,7 @@ export class JobRunner {
       opts.checkpoint && this.storage
         ? new CheckpointCoordinator(this.storage, tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restored, this.savepointStorage, await this.checkpointIdFloor())
         : undefined
+    await coordinator?.adoptRetained()
     // The tasks become visible (tasks()) only together with their coordinator.
     this.tasks = tasks
     this.coordinator = coordinator
@@ -199,6 +200,7 @@ export class JobRunner {
         opts.checkpoint && this.storage
           ? new CheckpointCoordinator(this.storage, attempt.tasks, opts.checkpoint, opts.clock, opts.jobName, this.graph.maxParallelism, restored, this.savepointStorage, await this.checkpointIdFloor())
           : undefined
+      await coordinator?.adoptRetained()
       this.tasks = attempt.tasks
       this.coordinator = coordinator
       if (this.cancelled) attempt.cancel()

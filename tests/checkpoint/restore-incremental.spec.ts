@@ -70,10 +70,10 @@ describe.each(['memory', 'rocksdb'] as const)('%s backend', (backend) => {
     const storage = new LocalCheckpointStorage(join(dir, 'chk'))
     const meta = await storage.readMetadata(next.checkpointId)
     // The savepoint's files were linked in when the restore registered it as the latest checkpoint
-    // here (the id before the next one), and the next checkpoint builds on them there (retention then
-    // dropped the restore point as a checkpoint, keeping the files the next one uses).
+    // here (the id before the next one), and the next checkpoint builds on them there; with 100
+    // retained, the restore point stays a complete checkpoint too (retention spans the restart).
     const restorePoint = next.checkpointId - 1
-    expect(await storage.listComplete()).not.toContain(restorePoint)
+    expect(await storage.listComplete()).toEqual([next.checkpointId, restorePoint, 1])
     expect(meta.tasks.store.subtasks.map((s) => s.files)).toEqual([0, 1].map((s) => [`chk-${restorePoint}/restored-chk-${checkpointId}-store-${s}.state`, `chk-${next.checkpointId}/store-${s}.state`]))
     const expected = Object.fromEntries(all((k) => (k === 3 ? 33 : k * 2)).filter((w) => w.k !== 4).map((w) => [w.k, w.v]))
     expect(Object.fromEntries(await stateAt(backend, 2, dir, join(dir, 'chk', `chk-${next.checkpointId}`)))).toEqual(expected)

@@ -6,7 +6,9 @@
  *    registered before deploying, and the next checkpoint's retention deleted the real latest);
  *  - every chk-<n> listed as complete restores: a checkpoint that retention drops while a kept
  *    chain still uses some of its files (a compacted base) keeps those files but loses its
- *    _metadata (it used to stay listed as complete, pointing at files already deleted).
+ *    _metadata (it used to stay listed as complete, pointing at files already deleted);
+ *  - retention keeps `retain` checkpoints across a restart (the restarted job's first checkpoint
+ *    used to delete every checkpoint of the run before).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -22,8 +24,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-async function startJob(dir: string, clock: ManualClock, restoreFrom?: string, compactAfter = 8) {
-  const j = await startQueueJob({ dir, clock, restoreFrom, compactAfter })
+async function startJob(dir: string, clock: ManualClock, restoreFrom?: string, compactAfter = 8, retain?: number) {
+  const j = await startQueueJob({ dir, clock, restoreFrom, compactAfter, retain })
   return { ...j, checkpoint: async (): Promise<number> => (await j.checkpoint()).checkpointId }
 }
 
@@ -32,7 +34,8 @@ describe('restore points and retention', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fluxion-review-stale-'))
     dirs.push(dir)
     const clock = new ManualClock(0)
-    const a = await startJob(dir, clock, undefined, 2)
+    // Two checkpoints retained, also across the restart below.
+    const a = await startJob(dir, clock, undefined, 2, 2)
     const models: Record<number, Record<number, number>> = {}
     for (let v = 1; v <= 3; v++) {
       await a.write([{ k: 0, v }])
@@ -43,7 +46,7 @@ describe('restore points and retention', () => {
     await a.write([{ k: 0, v: 4 }])
     models[await a.checkpoint()] = { 0: 4 }
     await a.stop()
-    const b = await startJob(dir, clock, 'latest', 2)
+    const b = await startJob(dir, clock, 'latest', 2, 2)
     await b.write([{ k: 0, v: 5 }])
     models[await b.checkpoint()] = { 0: 5 }
     await b.stop()
@@ -55,6 +58,27 @@ describe('restore points and retention', () => {
     for (const id of await storage.listComplete()) {
       expect(Object.fromEntries(await stateAt('memory', 1, dir, join(dir, 'chk', `chk-${id}`))), `chk-${id}`).toEqual(models[id])
     }
+  })
+
+  it('keeps `retain` checkpoints across a restart, not only those the restarted job took', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fluxion-retain-restart-'))
+    dirs.push(dir)
+    const clock = new ManualClock(0)
+    const a = await startJob(dir, clock, undefined, 8, 3)
+    for (let v = 1; v <= 4; v++) {
+      await a.write([{ k: 0, v }])
+      await a.checkpoint()
+    }
+    await a.stop()
+    const storage = new LocalCheckpointStorage(join(dir, 'chk'))
+    expect(await storage.listComplete()).toEqual([4, 3, 2])
+    const b = await startJob(dir, clock, 'latest', 8, 3)
+    await b.write([{ k: 0, v: 5 }])
+    const next = await b.checkpoint()
+    await b.stop()
+    // Before: the restarted job's first checkpoint deleted every checkpoint it had not taken itself.
+    expect(await storage.listComplete()).toEqual([next, 4, 3])
+    for (const [id, v] of [[next, 5], [4, 4], [3, 3]]) expect(Object.fromEntries(await stateAt('memory', 1, dir, join(dir, 'chk', `chk-${id}`)))).toEqual({ 0: v })
   })
 
   it('a restore that fails before the job runs (maxParallelism changed) leaves the job\'s latest checkpoint the latest', async () => {
