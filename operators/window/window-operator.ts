@@ -224,13 +224,14 @@ export class WindowOperator<K, IN, R, OUT> extends WindowResultOperator<K, IN, R
       for (const m of mergedWindows) {
         this.triggerWindow = m
         this.trigger.clear(m, this.triggerCtx)
-        this.deleteCleanupTimer(m)
       }
     } catch (e) {
       throw this.userError(e)
     } finally {
       this.isNewWindow = false
     }
+    // The engine's own cleanup timers: outside the try above, so an error here is not reported as the user's.
+    for (const m of mergedWindows) this.deleteCleanupTimer(m)
     if (count > 1) {
       const sources: Namespace[] = []
       for (let i = first + 1; i < first + count; i++) if (sessions[i].state !== target.state) sources.push(sessions[i].state)
