@@ -35,7 +35,7 @@ import type { OutputTag } from '../../engine/output-tag.ts'
 import { NO_TIMESTAMP } from '../../engine/time.ts'
 import type { InternalTimerService, Timer } from '../../engine/timers.ts'
 import { ValueStateDescriptor } from '../../state/api.ts'
-import type { InternalValueState, KeyedStateBackend } from '../../state/backend.ts'
+import type { InternalValueState } from '../../state/backend.ts'
 import type { AggregateFunction } from './window-functions.ts'
 import { WindowResultOperator, type WindowEmitter } from './window-result-operator.ts'
 import { windowStart } from './window.ts'
@@ -56,7 +56,6 @@ export interface SlicedWindowOperatorOptions<K, IN, ACC, R, OUT> {
 }
 
 export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperator<K, IN, R, OUT> {
-  private backend!: KeyedStateBackend
   private slices!: InternalValueState<ACC>
   private timers!: InternalTimerService<number>
   private readonly size: number
@@ -114,20 +113,12 @@ export class SlicedWindowOperator<K, IN, ACC, R, OUT> extends WindowResultOperat
   }
 
   override open(): void {
-    this.backend = this.keyedBackend()
-    this.slices = this.backend.getValueState(new ValueStateDescriptor<ACC>('window-slices'))
+    this.slices = this.keyedBackend().getValueState(new ValueStateDescriptor<ACC>('window-slices'))
     this.timers = this.getTimerService<number>('window-timers', this, (end) => end)
   }
 
   processElement(value: IN, timestamp: number): void {
-    if (timestamp === NO_TIMESTAMP) {
-      throw new FluxionError(
-        'FLX_MISSING_TIMESTAMP',
-        `operator "${this.name}" got a record without a timestamp, but ${this.describe} needs event time. ` +
-          'Give the source a WatermarkStrategy with withTimestampAssigner(...), or call assignTimestampsAndWatermarks(...) before keyBy.',
-        { operator: this.name, key: this.backend.getCurrentKey() },
-      )
-    }
+    if (timestamp === NO_TIMESTAMP) throw this.missingTimestamp(this.describe)
     const sliceStart = windowStart(timestamp, this.offset, this.slide)
     const watermark = this.currentWatermark()
     const lateness = this.allowedLateness

@@ -111,14 +111,7 @@ export class WindowOperator<K, IN, R, OUT> extends WindowResultOperator<K, IN, R
   }
 
   processElement(value: IN, timestamp: number): void {
-    if (this.assigner.isEventTime && timestamp === NO_TIMESTAMP) {
-      throw new FluxionError(
-        'FLX_MISSING_TIMESTAMP',
-        `operator "${this.name}" got a record without a timestamp, but ${this.assigner.describe()} needs event time. ` +
-          'Give the source a WatermarkStrategy with withTimestampAssigner(...), or call assignTimestampsAndWatermarks(...) before keyBy.',
-        { operator: this.name, key: this.backend.getCurrentKey() },
-      )
-    }
+    if (this.assigner.isEventTime && timestamp === NO_TIMESTAMP) throw this.missingTimestamp(this.assigner.describe())
     let windows: readonly TimeWindow[]
     try {
       windows = this.assigner.assignWindows(value, timestamp, this.assignerCtx)

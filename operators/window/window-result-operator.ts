@@ -3,6 +3,7 @@
  * user's WindowEmitter, with timestamp window end − 1 (Flink's window.maxTimestamp()) and a
  * ProcessWindowContext (window, watermark, processing time, side outputs at that timestamp).
  */
+import { FluxionError } from '../../engine/errors.ts'
 import { StreamOperator } from '../../engine/operator.ts'
 import type { Collector } from '../../engine/output.ts'
 import { NO_TIMESTAMP } from '../../engine/time.ts'
@@ -26,6 +27,16 @@ export abstract class WindowResultOperator<K, IN, R, OUT> extends StreamOperator
       currentProcessingTime: () => op.ctx.clock.now(),
       output: (tag, value) => op.output.collectSide(tag, value, op.emitTimestamp),
     }
+  }
+
+  /** The error for an event-time window operator's record without a timestamp (`windows` names the windows). */
+  protected missingTimestamp(windows: string): FluxionError {
+    return new FluxionError(
+      'FLX_MISSING_TIMESTAMP',
+      `operator "${this.name}" got a record without a timestamp, but ${windows} needs event time. ` +
+        'Give the source a WatermarkStrategy with withTimestampAssigner(...), or call assignTimestampsAndWatermarks(...) before keyBy.',
+      { operator: this.name, key: this.ctx.backend?.getCurrentKey() },
+    )
   }
 
   /** Emits `result` of `window` for the current key; an error of the emitter fails as the user's. */
