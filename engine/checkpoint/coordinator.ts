@@ -242,8 +242,7 @@ export class CheckpointCoordinator {
     if (!p.savepoint) {
       this.latest = meta
       this.sinceFull = incremental ? this.sinceFull + 1 : 0
-      this.retained.push(meta)
-      while (this.retained.length > (this.config.retain ?? 3)) this.retained.shift()
+      this.keepRetained(meta)
       for (const t of this.tasks) {
         if (!t.backend) continue
         const files = meta.tasks[t.headVertex]?.subtasks.find((s) => s.subtask === t.subtaskIndex)?.files
@@ -268,18 +267,25 @@ export class CheckpointCoordinator {
    * cannot be read is left alone (not retained: the next retention may delete it).
    */
   async adoptRetained(): Promise<void> {
-    const keep = this.config.retain ?? 3
     const found: CheckpointMetadata[] = []
-    for (const id of (await this.storage.listComplete()).slice(0, keep)) {
+    for (const id of (await this.storage.listComplete()).slice(0, this.retainCount)) {
       try {
         found.push(await this.storage.readMetadata(id))
       } catch {
         // unreadable: not retained
       }
     }
-    // Oldest first, before anything this coordinator completed meanwhile.
-    this.retained.unshift(...found.reverse().filter((m) => !this.retained.some((r) => r.checkpointId === m.checkpointId)))
-    while (this.retained.length > keep) this.retained.shift()
+    for (const meta of found.reverse()) this.keepRetained(meta)
+  }
+
+  private get retainCount(): number {
+    return this.config.retain ?? 3
+  }
+
+  /** Adds `meta` as the newest retained checkpoint, dropping the oldest beyond `retain`. */
+  private keepRetained(meta: CheckpointMetadata): void {
+    this.retained.push(meta)
+    while (this.retained.length > this.retainCount) this.retained.shift()
   }
 
   /** Links the restored files that incremental snapshots of `p` build on into this storage. */
@@ -392,8 +398,7 @@ export class CheckpointCoordinator {
     const meta = { ...this.metadataOf(id, false, written), final: true }
     await this.storage.writeMetadata(meta)
     this.latest = meta
-    this.retained.push(meta)
-    while (this.retained.length > (this.config.retain ?? 3)) this.retained.shift()
+    this.keepRetained(meta)
     // The tasks prepared their last output under FINAL_CHECKPOINT_ID: commit all of it.
     for (const t of this.tasks) await t.notifyCheckpointComplete(FINAL_CHECKPOINT_ID)
     await this.storage.retain(this.retained).catch(() => {})
