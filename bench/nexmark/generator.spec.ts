@@ -4,8 +4,9 @@
  * as bench/peers/flink/src/test/java/fluxion/nexmark/GeneratorTest.java).
  */
 import { readFileSync } from 'node:fs'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createGenerator, DEFAULT_CONFIG, eventToJson, MAX_DISORDER_MS, PRICE_HI, PRICE_LO, PRICE_MID, resolveConfig, type NexmarkConfig } from './generator.ts'
+import { adjustedEventId, createGenerator, DEFAULT_CONFIG, eventToJson, MAX_DISORDER_MS, PRICE_HI, PRICE_LO, PRICE_MID, resolveConfig, type NexmarkConfig } from './generator.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
 
 const GOLDEN = new URL('./testdata/events-default-first-1000.jsonl', import.meta.url)
@@ -54,6 +55,18 @@ describe('Nexmark generator', () => {
       }
     }
     expect((h >>> 0).toString(16)).toBe('1c901c13')
+  })
+
+  it("shuffles positions as Nexmark's nextAdjustedEventNumber at any position below 2^53 (BigInt reference)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }), fc.integer({ min: 1, max: 400_000 }), (index, groupSize) => {
+        const g = BigInt(groupSize)
+        const expected = groupSize === 1 ? index : index - (index % g) + ((index * 953n) % g)
+        expect(adjustedEventId(Number(index), groupSize)).toBe(Number(expected))
+      }),
+      { numRuns: 2000 },
+    )
+    for (const index of [2_253_000, 2_253_001, 2 ** 31, 2 ** 32 + 7]) expect(adjustedEventId(index, 1000)).toBe(index - (index % 1000) + ((index * 953) % 1000))
   })
 
   it('is a pure function of the position', () => {
