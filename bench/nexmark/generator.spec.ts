@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { adjustedEventId, createGenerator, DEFAULT_CONFIG, eventToJson, MAX_DISORDER_MS, PRICE_HI, PRICE_LO, PRICE_MID, resolveConfig, type NexmarkConfig } from './generator.ts'
+import { adjustedEventId, createGenerator, DEFAULT_CONFIG, eventToJson, MAX_DISORDER_MS, PRICE_HI, PRICE_LO, PRICE_MID, resolveConfig, warmUpConfig, type NexmarkConfig } from './generator.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
 
 const GOLDEN = new URL('./testdata/events-default-first-1000.jsonl', import.meta.url)
@@ -67,6 +67,15 @@ describe('Nexmark generator', () => {
       { numRuns: 2000 },
     )
     for (const index of [2_253_000, 2_253_001, 2 ** 31, 2 ** 32 + 7]) expect(adjustedEventId(index, 1000)).toBe(index - (index % 1000) + ((index * 953) % 1000))
+  })
+
+  it("warms up at a tenth of the rate, so that 250k events span the 10 s windows and the watermark's 4 s; not where the shuffle would then pass the watermark", () => {
+    expect(warmUpConfig({})).toEqual({ eventsPerSecond: DEFAULT_CONFIG.eventsPerSecond / 10 })
+    expect(warmUpConfig({ eventsPerSecond: 50_000, seed: 3 })).toEqual({ eventsPerSecond: 5_000, seed: 3 })
+    const warm = createGenerator(warmUpConfig({}))
+    expect(warm(250_000).dateTime - warm(0).dateTime).toBeGreaterThan(14_000)
+    // 1000 events shuffled at 100 events/s would span 10 s of event time, more than the watermark's delay.
+    expect(warmUpConfig({ eventsPerSecond: 1_000 })).toEqual({ eventsPerSecond: 1_000 })
   })
 
   it('is a pure function of the position', () => {

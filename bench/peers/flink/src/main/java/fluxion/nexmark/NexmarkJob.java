@@ -16,7 +16,7 @@ import org.apache.flink.streaming.api.functions.sink.RichSinkFunction;
 import org.apache.flink.streaming.api.functions.source.RichParallelSourceFunction;
 
 /**
- * One Flink Nexmark run on a local MiniCluster, the peer of bench/nexmark/job.ts: warm-up run, then
+ * One Flink Nexmark run on a local MiniCluster, the peer of bench/nexmark/job.ts: warm-up (two jobs), then
  * the measured run, then one line `NEXMARK_RESULT {json}` on stdout.
  *
  *   java -cp target/nexmark-flink-peer-0.1.0.jar:target/lib/* fluxion.nexmark.NexmarkJob
@@ -104,6 +104,14 @@ public final class NexmarkJob {
 
   /** One job on a fresh MiniCluster; `topic` non-null: the events are read from that Kafka topic instead of generated. */
   static void runOnce(Map<String, String> args, long events, String topic, Metrics metrics) throws Exception {
+    runOnce(args, events, topic, metrics, false);
+  }
+
+  /**
+   * `warmUp`: the generator runs at a tenth of the rate (as job.ts's warmUpConfig, so that windows fire
+   * within the warm-up), unless its shuffle would then span more than 3 000 ms of event time.
+   */
+  static void runOnce(Map<String, String> args, long events, String topic, Metrics metrics, boolean warmUp) throws Exception {
     int parallelism = Integer.parseInt(args.getOrDefault("parallelism", "1"));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, new Configuration());
     env.getConfig().enableObjectReuse();
@@ -113,6 +121,7 @@ public final class NexmarkJob {
     if (args.containsKey("rate")) config.eventsPerSecond = Double.parseDouble(args.get("rate"));
     if (args.containsKey("ooo-group")) config.outOfOrderGroupSize = Long.parseLong(args.get("ooo-group"));
     if (args.containsKey("seed")) config.seed = Integer.parseInt(args.get("seed"));
+    if (warmUp && Math.ceil((config.outOfOrderGroupSize - 1) * 1e6 / (config.eventsPerSecond / 10) / 1000) + 1 <= 3000) config.eventsPerSecond /= 10;
     int batch = Integer.parseInt(args.getOrDefault("batch-size", "1024"));
     DataStream<Event> source = topic != null
         ? KafkaEvents.source(env, args.getOrDefault("brokers", "127.0.0.1:19092"), args.getOrDefault("registry", "http://127.0.0.1:18081/apis/ccompat/v7"), topic, batch)
@@ -144,8 +153,14 @@ public final class NexmarkJob {
     String state = args.getOrDefault("state", "memory");
     boolean kafka = "kafka".equals(args.getOrDefault("source", "generator"));
     if (kafka && !args.containsKey("topic")) throw new IllegalArgumentException("--source kafka needs --topic");
-    if (warmup > 0 && (!kafka || args.containsKey("warmup-topic"))) runOnce(args, warmup, kafka ? args.get("warmup-topic") : null, null);
     boolean digest = "true".equals(args.get("digest"));
+    if (warmup > 0 && kafka && args.containsKey("warmup-topic")) runOnce(args, warmup, args.get("warmup-topic"), null);
+    if (warmup > 0 && !kafka) {
+      // As job.ts's warmUp: two jobs of half the events each, at a tenth of the rate, with metrics that are thrown away.
+      long first = (warmup + 1) / 2;
+      runOnce(args, first, null, new Metrics(parallelism, Queries.latencyMode(query), false), true);
+      if (warmup > first) runOnce(args, warmup - first, null, new Metrics(parallelism, Queries.latencyMode(query), false), true);
+    }
     Metrics metrics = new Metrics(parallelism, Queries.latencyMode(query), digest);
     KafkaEvents.Decoder.DEAD_LETTERS.set(0);
     runOnce(args, events, kafka ? args.get("topic") : null, metrics);
