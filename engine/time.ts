@@ -31,6 +31,20 @@ export interface Clock {
   sleepUntil(time: number, signal?: AbortSignal): Promise<void>
 }
 
+/** The reason a sleep of `sleepUntilWoken` is cancelled with (abort() without a reason builds a DOMException, stack and all). */
+const WOKEN = 'woken'
+
+/**
+ * Resolves when `woken` does or, if `until` is finite, when `clock` reaches `until`, whichever is
+ * first; the clock's sleep is cancelled afterwards (its timer does not linger).
+ */
+export async function sleepUntilWoken(clock: Clock, woken: Promise<void>, until: number): Promise<void> {
+  if (until === Number.POSITIVE_INFINITY) return woken
+  const abort = new AbortController()
+  await Promise.race([woken, clock.sleepUntil(until, abort.signal)])
+  abort.abort(WOKEN)
+}
+
 /** The wall clock. */
 export class SystemClock implements Clock {
   now(): number {

@@ -5,7 +5,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { FluxionError } from '../errors.ts'
-import type { Clock } from '../time.ts'
+import { sleepUntilWoken, type Clock } from '../time.ts'
 import type { Task } from './task.ts'
 
 export interface ExecutorOptions {
@@ -103,12 +103,7 @@ export class LocalExecutor {
       const stuck = this.tasks.filter((t) => !t.finished).map((t) => `${t.name}#${t.subtaskIndex}`)
       throw new FluxionError('FLX_INTERNAL', `the job cannot make progress: no input, timer or source is pending, yet tasks ${stuck.join(', ')} have not finished`)
     }
-    const abort = new AbortController()
-    const woken = new Promise<void>((resolve) => (this.wakeUp = resolve))
-    const waits: Promise<void>[] = [woken]
-    if (nextTimer !== Number.POSITIVE_INFINITY) waits.push(this.clock.sleepUntil(nextTimer, abort.signal))
-    await Promise.race(waits)
-    abort.abort()
+    await sleepUntilWoken(this.clock, new Promise<void>((resolve) => (this.wakeUp = resolve)), nextTimer)
     this.wakeUp = null
   }
 }

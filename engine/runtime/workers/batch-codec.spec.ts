@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { RecordBatch } from '../channel.ts'
 import { decodeBatch, encodeBatch } from './batch-codec.ts'
-import { encodeFlat } from './flat-records.ts'
+import { encodeFlat, MAX_SHAPES } from './flat-records.ts'
 
 /** Why `a` and `b` differ, or undefined when they are the same data. */
 function difference(a: unknown, b: unknown, path = '$'): string | undefined {
@@ -58,21 +58,24 @@ const primitive = fc.oneof(
 )
 const fieldName = fc.oneof(fc.constantFrom('auction', 'price', 'extra', '0', '7', 'constructor', 'toString', '__proto__'), fc.string({ maxLength: 6 }))
 
-/** Records of one shape (the flat path), sometimes spoiled by one odd record. */
-const oneShape = fc
-  .uniqueArray(fieldName, { minLength: 0, maxLength: 6 })
-  .chain((fields) =>
+/** Records of one to three shapes, interleaved (the flat path), sometimes spoiled by one odd record. */
+const someShapes = fc
+  .array(fc.uniqueArray(fieldName, { minLength: 0, maxLength: 6 }), { minLength: 1, maxLength: 3 })
+  .chain((shapes) =>
     fc.tuple(
-      fc.array(fc.tuple(...fields.map(() => primitive)), { minLength: 1, maxLength: 40 }),
-      fc.constant(fields),
+      fc.array(
+        fc.nat({ max: shapes.length - 1 }).chain((s) => fc.tuple(fc.constant(s), fc.tuple(...shapes[s].map(() => primitive)))),
+        { minLength: 1, maxLength: 40 },
+      ),
+      fc.constant(shapes),
       fc.option(fc.oneof(fc.constant([1, 2]), fc.constant({ nested: { a: 1 } }), fc.constant(new Map([[1, 2]])), fc.constant(new Date(0)), fc.constant(7n), fc.constant({ other: 1 })), { freq: 3 }),
     ),
   )
-  .map(([rows, fields, odd]) => {
-    const values: unknown[] = rows.map((row) => {
+  .map(([rows, shapes, odd]) => {
+    const values: unknown[] = rows.map(([s, row]) => {
       // JSON.parse makes an own "__proto__" property, as records parsed from input may have.
       const o = JSON.parse('{}') as Record<string, unknown>
-      fields.forEach((f, j) => Object.defineProperty(o, f, { value: row[j], enumerable: true, writable: true, configurable: true }))
+      shapes[s].forEach((f, j) => Object.defineProperty(o, f, { value: row[j], enumerable: true, writable: true, configurable: true }))
       return o
     })
     if (odd !== null) values.splice(values.length >> 1, 0, odd)
@@ -85,7 +88,7 @@ describe('record batches between workers', () => {
   it('decode(encode(batch)) is the structured clone of the batch, flat or not (fast-check)', () => {
     fc.assert(
       fc.property(
-        oneShape.chain((values) => fc.tuple(fc.constant(values), keysFor(values.length))),
+        someShapes.chain((values) => fc.tuple(fc.constant(values), keysFor(values.length))),
         ([values, keys]) => checkRoundTrip(batchOf(values, keys)),
       ),
       { numRuns: 500 },
@@ -106,12 +109,21 @@ describe('record batches between workers', () => {
     checkRoundTrip(batchOf([{ a: 2 }, inherited], null))
   })
 
-  it('takes the flat path for records of one flat shape, and only for them', () => {
+  it(`takes the flat path for flat records of up to ${MAX_SHAPES} shapes, and only for them`, () => {
     const bids = Array.from({ length: 100 }, (_, i) => ({ auction: 1000 + i, bidder: i * 7, price: i * 1.25, dateTime: Date.UTC(2025, 0, 1) + i, extra: 'x'.repeat(i % 80) }))
-    expect(encodeFlat(bids, bids.map((b) => b.dateTime), bids.map((b) => b.auction))).toBeDefined()
-    expect(encodeFlat([...bids, { auction: 1 }], [], null)).toBeUndefined()
+    expect(encodeFlat(bids, bids.map((b) => b.dateTime), bids.map((b) => b.auction))?.hasShapes).toBe(false)
+    // A union of two kinds (persons and auctions on one edge), the wider records after the narrower.
+    const mixed = [...bids.slice(0, 3), { id: 1, name: 'Kate Abrams', city: 'Bend', state: 'OR', extra: 'é€😀', a: 1, b: 2, c: true, d: null }, ...bids.slice(3)]
+    expect(encodeFlat(mixed, mixed.map((_, i) => i), mixed.map((_, i) => i))?.shapes).toHaveLength(2)
+    checkRoundTrip(batchOf(mixed, mixed.map((_, i) => `k${i}`)))
+    const many = Array.from({ length: MAX_SHAPES * 3 }, (_, i) => ({ [`f${i % MAX_SHAPES}`]: i, g: 'x' }))
+    expect(encodeFlat(many, many.map(() => 0), null)?.shapes).toHaveLength(MAX_SHAPES)
+    checkRoundTrip(batchOf(many, null))
+    expect(encodeFlat([...many, { tooMany: 1 }], [], null)).toBeUndefined()
     expect(encodeFlat([{ a: [1] }], [0], null)).toBeUndefined()
-    expect(encodeFlat([{ a: '\ud800' }], [0], null)).toBeUndefined()
+    // Lone surrogates cross as they are (the text travels as UTF-16 code units, not UTF-8).
+    expect(encodeFlat([{ a: '\ud800' }, { a: 'x\udc00' }], [0, 1], null)).toBeDefined()
+    checkRoundTrip(batchOf([{ a: '\ud800' }, { a: '\udc00y' }, { a: 'é€😀' }], ['\ud800', 'k', '\udfff']))
     expect(encodeFlat([{ a: 1 }], [0], [{ k: 1 }])).toBeUndefined()
     checkRoundTrip(batchOf(bids, bids.map((b) => b.auction)))
   })

@@ -1,21 +1,27 @@
 /**
  * A faster encoding, for the common case, of the record batches that cross between worker threads:
- * batches whose values are all flat plain objects of one shape (the same own enumerable keys in the
- * same order; every value undefined, null, a boolean, a number or a well-formed string) and whose
- * keys, if any, are such primitives too. `v8.deserialize` rebuilds such objects one property at a
- * time (≈ 1 µs for a 5-field record with a 70-character string); here the values travel as typed
- * arrays (one cell per field: a tag and a number; the strings joined into one UTF-8 text) and each
- * record is rebuilt as a copy of a template object of its shape, then filled in. A Nexmark bid row
- * with its key: 0.7–0.8 µs per record encoded and decoded instead of 1.9–2.1 µs (interleaved in one
- * process); q12 at p = 2 on two workers: 358k → 479k–607k events per CPU-second.
+ * batches whose values are all flat plain objects (the same own enumerable keys in the same order as
+ * one of at most MAX_SHAPES shapes; every value undefined, null, a boolean, a number or a string)
+ * and whose keys, if any, are such primitives too. Several shapes cover a stream
+ * of a union type (Nexmark's persons and auctions on q3's join edge; events of several kinds).
+ * `v8.deserialize` rebuilds such objects one property at a time (≈ 1 µs for a 5-field record with a
+ * 70-character string); here the values travel as typed arrays (one cell per field: a tag and a
+ * number; the strings joined into one string, which v8.serialize copies as raw one- or two-byte
+ * code units, lone surrogates and all) and each record is rebuilt as a copy of a template
+ * object of its shape, then filled in. A Nexmark bid row with its key: 0.7–0.8 µs per record
+ * encoded and decoded instead of 1.9–2.1 µs (interleaved in one process); q12 at p = 2 on two
+ * workers: 358k → 479k–607k events per CPU-second. Since the text travels as a string and the
+ * arrays as one buffer (was: UTF-8, four typed arrays): bid rows in batches of 512, 0.8–1.0 µs per
+ * record instead of 1.1–1.6; persons and auctions mixed in batches of 24 (q3's join edge, which
+ * took v8.serialize before), 4.9–5.5 µs instead of 6.4–6.8 (same process, alternated, medians of
+ * 12; q12 at p = 2 on two workers +10% events per CPU-second, 4 alternated rounds).
  *
  * Contract: `decodeFlat(encodeFlat(b))` equals what the structured-clone algorithm makes of the same
  * batch (`v8.deserialize(v8.serialize(...))`): the same keys in the same order, plain objects,
  * −0 and NaN kept, properties holding undefined kept. `encodeFlat` returns undefined for any batch
- * it cannot carry that way (nested values, arrays, class instances, Maps, bigints, a lone surrogate
- * in a string, a key named `__proto__`, shapes that differ); the caller then uses v8.serialize.
- * One difference: a Proxy of a plain object is read through its traps here, where the structured
- * clone refuses it (DataCloneError); its enumerable values arrive as a plain object.
+ * it cannot carry that way (nested values, arrays, class instances, Maps, bigints, a key named
+ * `__proto__`, more than MAX_SHAPES shapes); the caller then uses v8.serialize. One difference: a Proxy of a plain object is read through its traps here, where the
+ * structured clone refuses it (DataCloneError); its enumerable values arrive as a plain object.
  */
 const UNDEFINED = 0
 const NULL = 1
@@ -24,26 +30,40 @@ const TRUE = 3
 const NUMBER = 4
 const STRING = 5
 
-/** An encoded batch: typed arrays (v8.serialize writes them as raw bytes) and the field names. */
+/** Most record shapes one flat batch carries (a record's shape is one byte). */
+export const MAX_SHAPES = 16
+
+/**
+ * An encoded batch: the field names, the text and one ArrayBuffer, which v8.serialize copies as raw
+ * bytes (typed arrays would each take a JS callback of Node's serializer: four per batch cost more
+ * than the copy for the small batches of a filtered stream).
+ */
 export interface FlatBatch {
   /** Tells a flat batch from v8's [values, timestamps, keys] when both come out of v8.deserialize. */
   flat: 1
-  fields: string[]
+  /** The field names of each shape of record in the batch. */
+  shapes: string[][]
+  /** Records. */
   n: number
-  /** Cell tags, row-major: record i, field j at i * fields.length + j; keys (if any) after the values. */
-  tags: Uint8Array
-  /** A number cell's value, or a string cell's length (UTF-16 code units). */
-  nums: Float64Array
-  /** The string cells one after the other, as UTF-8. */
-  text: Uint8Array
-  timestamps: Float64Array
+  /** Cells: the records' fields, record after record, each in its shape's order; then the keys (if any). */
+  cells: number
   hasKeys: boolean
+  /** Whether `packed` says each record's shape (when every record has the first shape, it does not). */
+  hasShapes: boolean
+  /** The string cells one after the other. */
+  text: string
+  /**
+   * Float64 × cells: a number cell's value, or a string cell's length (UTF-16 code units);
+   * Float64 × n: the timestamps; Uint8 × cells: the cells' tags; Uint8 × n (if hasShapes): the
+   * records' shapes (indices into `shapes`).
+   */
+  packed: ArrayBuffer
 }
 
 /** Cells of one batch being encoded. */
 class CellWriter {
-  readonly tags: Uint8Array
-  readonly nums: Float64Array
+  tags: Uint8Array
+  nums: Float64Array
   /** The string cells, joined and encoded once at the end (one call instead of one per string). */
   readonly texts: string[] = []
   /** Next cell. */
@@ -54,16 +74,39 @@ class CellWriter {
     this.nums = new Float64Array(cells)
   }
 
+  /** Makes room for `cells` more cells (records of another shape may be wider than the first). */
+  reserve(cells: number): void {
+    const needed = this.at + cells
+    if (needed <= this.tags.length) return
+    const size = Math.max(needed, this.tags.length * 2)
+    const tags = new Uint8Array(size)
+    tags.set(this.tags)
+    const nums = new Float64Array(size)
+    nums.set(this.nums)
+    this.tags = tags
+    this.nums = nums
+  }
+
+  /** The cells, the timestamps and the shapes of the records (if more than one), as FlatBatch.packed. */
+  pack(timestamps: readonly number[], shapeOf: Uint8Array | undefined): ArrayBuffer {
+    const cells = this.at
+    const n = timestamps.length
+    const packed = new ArrayBuffer((cells + n) * 8 + cells + (shapeOf ? n : 0))
+    new Float64Array(packed, 0, cells).set(this.nums.subarray(0, cells))
+    const ts = new Float64Array(packed, cells * 8, n)
+    for (let i = 0; i < n; i++) ts[i] = timestamps[i]
+    new Uint8Array(packed, (cells + n) * 8, cells).set(this.tags.subarray(0, cells))
+    if (shapeOf) new Uint8Array(packed, (cells + n) * 8 + cells, n).set(shapeOf)
+    return packed
+  }
+
   /**
-   * The string cells as UTF-8, or undefined when their concatenation is not well-formed UTF-16 (a
-   * lone surrogate would not survive UTF-8). A well-formed concatenation decodes back to exactly
-   * the same code units, so each cell is recovered by its length even if, alone, it held half of a
-   * surrogate pair whose other half is in the next cell.
+   * The string cells joined: each is recovered by its length in UTF-16 code units. (Not UTF-8: for
+   * Nexmark's persons and auctions, hundreds of characters each, encoding and checking the text
+   * cost more than v8.serialize of the whole records; v8.serialize copies a string's code units.)
    */
-  textBytes(): Uint8Array | undefined {
-    const joined = this.texts.join('')
-    if (!(joined as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined
-    return Buffer.from(joined, 'utf8')
+  text(): string {
+    return this.texts.join('')
   }
 
   /** Writes one cell; false when the value is not a flat primitive. */
@@ -109,56 +152,80 @@ function sameShape(v: unknown, fields: readonly string[]): boolean {
   return i === fields.length
 }
 
-/** The batch as a FlatBatch to serialize, or undefined when it is not a batch of flat records of one shape. */
+/**
+ * The index in `shapes` of the shape of `v`, added if new; −1 when `v` is not a plain object, has
+ * inherited enumerable keys or an own `__proto__`, or would be shape number MAX_SHAPES + 1.
+ */
+function shapeIndex(v: unknown, shapes: string[][]): number {
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return -1
+  for (let s = 0; s < shapes.length; s++) if (sameShape(v, shapes[s])) return s
+  if (shapes.length === MAX_SHAPES) return -1
+  const fields = Object.keys(v)
+  if (fields.includes('__proto__') || !sameShape(v, fields)) return -1
+  return shapes.push(fields) - 1
+}
+
+/** The batch as a FlatBatch to serialize, or undefined when it is not a batch of flat records of at most MAX_SHAPES shapes. */
 export function encodeFlat(values: readonly unknown[], timestamps: readonly number[], keys: readonly unknown[] | null): FlatBatch | undefined {
   const n = values.length
   if (n === 0) return undefined
-  const first = values[0]
-  if (typeof first !== 'object' || first === null || Object.getPrototypeOf(first) !== Object.prototype) return undefined
-  const fields = Object.keys(first)
-  if (fields.includes('__proto__')) return undefined
-  const width = fields.length
-  const cells = new CellWriter(n * width + (keys ? n : 0))
+  const shapes: string[][] = []
+  let shapeOf: Uint8Array | undefined
+  // The shape of the previous record: runs of one shape are checked against it alone.
+  let current = -1
+  let cells: CellWriter | undefined
   for (let i = 0; i < n; i++) {
     const v = values[i] as Record<string, unknown>
-    if (!sameShape(v, fields)) return undefined
-    for (let j = 0; j < width; j++) if (!cells.write(v[fields[j]])) return undefined
+    if (current < 0 || !sameShape(v, shapes[current])) {
+      current = shapeIndex(v, shapes)
+      if (current < 0) return undefined
+      if (current > 0 && shapeOf === undefined) shapeOf = new Uint8Array(n)
+    }
+    if (shapeOf !== undefined) shapeOf[i] = current
+    const fields = shapes[current]
+    const width = fields.length
+    if (cells === undefined) cells = new CellWriter(n * width + (keys ? n : 0))
+    else cells.reserve(width)
+    const vals = Object.values(v)
+    for (let j = 0; j < width; j++) if (!cells.write(vals[j])) return undefined
   }
-  if (keys) for (let i = 0; i < n; i++) if (!cells.write(keys[i])) return undefined
-  const text = cells.textBytes()
-  if (text === undefined) return undefined
+  if (keys) {
+    cells!.reserve(n)
+    for (let i = 0; i < n; i++) if (!cells!.write(keys[i])) return undefined
+  }
   return {
     flat: 1,
-    fields,
+    shapes,
     n,
-    tags: cells.tags,
-    nums: cells.nums,
-    text,
-    timestamps: Float64Array.from(timestamps),
+    cells: cells!.at,
     hasKeys: keys !== null,
+    hasShapes: shapeOf !== undefined,
+    text: cells!.text(),
+    packed: cells!.pack(timestamps, shapeOf),
   }
 }
 
 /**
- * Reads cells in order. Strings are slices of the batch's text, decoded once: V8 keeps a slice of
- * 13 or more characters as a view of the whole text, so the text lives while any such string does.
+ * Reads cells in order. Strings are slices of the batch's text: V8 keeps a slice of 13 or more
+ * characters as a view of the whole text, so the text lives while any such string does.
  */
 class CellReader {
   at = 0
   private textAt = 0
-  private readonly text: string
 
-  constructor(private readonly flat: FlatBatch) {
-    this.text = Buffer.from(flat.text.buffer, flat.text.byteOffset, flat.text.byteLength).toString('utf8')
-  }
+  constructor(
+    private readonly tags: Uint8Array,
+    private readonly nums: Float64Array,
+    private readonly text: string,
+  ) {}
 
   read(): unknown {
     const at = this.at++
-    switch (this.flat.tags[at]) {
+    switch (this.tags[at]) {
       case NUMBER:
-        return this.flat.nums[at]
+        return this.nums[at]
       case STRING: {
-        const end = this.textAt + this.flat.nums[at]
+        const end = this.textAt + this.nums[at]
         const s = this.text.substring(this.textAt, end)
         this.textAt = end
         return s
@@ -181,17 +248,24 @@ export function isFlatBatch(x: unknown): x is FlatBatch {
 
 /** The values, timestamps and keys of a batch made by `encodeFlat` (after its trip through v8.serialize). */
 export function decodeFlat(flat: FlatBatch): { values: unknown[]; timestamps: number[]; keys: unknown[] | null } {
-  const { fields, n } = flat
-  const width = fields.length
-  const cells = new CellReader(flat)
-  // Every record starts as a copy of this template: objects of one shape, built without a
+  const { shapes, n, packed } = flat
+  const count = flat.cells
+  const timestamps = new Float64Array(packed, count * 8, n)
+  const shapeOf = flat.hasShapes ? new Uint8Array(packed, (count + n) * 8 + count, n) : undefined
+  const cells = new CellReader(new Uint8Array(packed, (count + n) * 8, count), new Float64Array(packed, 0, count), flat.text)
+  // Every record starts as a copy of its shape's template: objects of one shape, built without a
   // property-by-property transition chain per record.
-  const template: Record<string, unknown> = {}
-  for (const f of fields) template[f] = undefined
+  const templates = shapes.map((fields) => {
+    const template: Record<string, unknown> = {}
+    for (const f of fields) template[f] = undefined
+    return template
+  })
   const values = new Array<unknown>(n)
   for (let i = 0; i < n; i++) {
-    const record = { ...template }
-    for (let j = 0; j < width; j++) record[fields[j]] = cells.read()
+    const s = shapeOf === undefined ? 0 : shapeOf[i]
+    const fields = shapes[s]
+    const record = { ...templates[s] }
+    for (let j = 0; j < fields.length; j++) record[fields[j]] = cells.read()
     values[i] = record
   }
   let keys: unknown[] | null = null
@@ -199,5 +273,5 @@ export function decodeFlat(flat: FlatBatch): { values: unknown[]; timestamps: nu
     keys = new Array<unknown>(n)
     for (let i = 0; i < n; i++) keys[i] = cells.read()
   }
-  return { values, timestamps: Array.from(flat.timestamps), keys }
+  return { values, timestamps: Array.from(timestamps), keys }
 }

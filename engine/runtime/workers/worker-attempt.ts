@@ -13,7 +13,7 @@ import type { JobGraph } from '../../graph/job-graph.ts'
 import type { JobParams } from '../../api/define-job.ts'
 import type { LoadedCheckpoint } from '../../checkpoint/restore.ts'
 import type { TaskAck, TaskSnapshot } from '../../checkpoint/types.ts'
-import type { Clock } from '../../time.ts'
+import { sleepUntilWoken, type Clock } from '../../time.ts'
 import type { ExecutorTimer } from '../executor.ts'
 import type { Task, TaskMetrics } from '../task.ts'
 import { CollectSink } from '../../../connectors/sinks.ts'
@@ -304,11 +304,7 @@ class WorkerAttempt implements RemoteAttempt {
         timer.onTimer(now)
         continue
       }
-      const abort = new AbortController()
-      const waits = [this.nextChange()]
-      if (timer) waits.push(clock.sleepUntil(timer.nextTimerTime(), abort.signal))
-      await Promise.race(waits)
-      abort.abort()
+      await sleepUntilWoken(clock, this.nextChange(), timer ? timer.nextTimerTime() : Number.POSITIVE_INFINITY)
     }
   }
 
