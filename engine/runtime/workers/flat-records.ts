@@ -64,7 +64,7 @@ export interface FlatBatch {
 class CellWriter {
   tags: Uint8Array
   nums: Float64Array
-  /** The string cells, joined and encoded once at the end (one call instead of one per string). */
+  /** The string cells, joined once at the end (one call instead of one per string). */
   readonly texts: string[] = []
   /** Next cell. */
   at = 0
@@ -186,6 +186,8 @@ export function encodeFlat(values: readonly unknown[], timestamps: readonly numb
     const width = fields.length
     if (cells === undefined) cells = new CellWriter(n * width + (keys ? n : 0))
     else cells.reserve(width)
+    // sameShape held, so v's own enumerable keys are `fields`, in order: Object.values lists their
+    // values in that order (one builtin call instead of a keyed load per field).
     const vals = Object.values(v)
     for (let j = 0; j < width; j++) if (!cells.write(vals[j])) return undefined
   }
