@@ -1,27 +1,29 @@
 /**
  * A faster encoding, for the common case, of the record batches that cross between worker threads:
- * batches whose values are all flat plain objects (the same own enumerable keys in the same order as
- * one of at most MAX_SHAPES shapes; every value undefined, null, a boolean, a number or a string)
- * and whose keys, if any, are such primitives too. Several shapes cover a stream
- * of a union type (Nexmark's persons and auctions on q3's join edge; events of several kinds).
+ * batches whose values are all flat plain objects of at most MAX_SHAPES shapes (a shape: the same
+ * own enumerable keys in the same order; every value undefined, null, a boolean, a number or a
+ * string) and whose keys, if any, are such primitives too. Several shapes cover a stream of a union
+ * type (Nexmark's persons and auctions on q3's join edge; events of several kinds).
+ *
  * `v8.deserialize` rebuilds such objects one property at a time (≈ 1 µs for a 5-field record with a
- * 70-character string); here the values travel as typed arrays (one cell per field: a tag and a
- * number; the strings joined into one string, which v8.serialize copies as raw one- or two-byte
- * code units, lone surrogates and all) and each record is rebuilt as a copy of a template
- * object of its shape, then filled in. A Nexmark bid row with its key: 0.7–0.8 µs per record
- * encoded and decoded instead of 1.9–2.1 µs (interleaved in one process); q12 at p = 2 on two
- * workers: 358k → 479k–607k events per CPU-second. Since the text travels as a string and the
- * arrays as one buffer (was: UTF-8, four typed arrays): bid rows in batches of 512, 0.8–1.0 µs per
- * record instead of 1.1–1.6; persons and auctions mixed in batches of 24 (q3's join edge, which
- * took v8.serialize before), 4.9–5.5 µs instead of 6.4–6.8 (same process, alternated, medians of
- * 12; q12 at p = 2 on two workers +10% events per CPU-second, 4 alternated rounds).
+ * 70-character string). Here each field is a cell (a tag and a number: the value, or a string's
+ * length); the cells, timestamps and shapes travel in one ArrayBuffer and the strings joined into
+ * one string (v8.serialize copies both as raw bytes or code units, lone surrogates and all); each
+ * record is rebuilt as a copy of a template object of its shape, then filled in.
+ *
+ * Measured (encode + serialize + deserialize + decode, same process, alternated): a Nexmark bid row
+ * with its key 0.8–1.0 µs per record in batches of 512 (v8.serialize: 1.9–2.1 µs; the earlier
+ * flat encoding, UTF-8 text and four typed arrays: 1.1–1.6); persons and auctions mixed in batches
+ * of 24, 4.9–5.5 µs instead of v8.serialize's 6.4–6.8. q12 at p = 2 on two workers: 358k →
+ * 479k–607k events per CPU-second with the first flat encoding, +10% with this one.
  *
  * Contract: `decodeFlat(encodeFlat(b))` equals what the structured-clone algorithm makes of the same
  * batch (`v8.deserialize(v8.serialize(...))`): the same keys in the same order, plain objects,
  * −0 and NaN kept, properties holding undefined kept. `encodeFlat` returns undefined for any batch
  * it cannot carry that way (nested values, arrays, class instances, Maps, bigints, a key named
- * `__proto__`, more than MAX_SHAPES shapes); the caller then uses v8.serialize. One difference: a Proxy of a plain object is read through its traps here, where the
- * structured clone refuses it (DataCloneError); its enumerable values arrive as a plain object.
+ * `__proto__`, more than MAX_SHAPES shapes); the caller then uses v8.serialize. One difference: a
+ * Proxy of a plain object is read through its traps here, where the structured clone refuses it
+ * (DataCloneError); its enumerable values arrive as a plain object.
  */
 const UNDEFINED = 0
 const NULL = 1
