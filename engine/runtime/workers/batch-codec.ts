@@ -1,8 +1,9 @@
 /**
  * Record batches as bytes, to cross between worker threads (DESIGN.md §3 "Workers"): values,
  * timestamps and (on keyed edges) keys are written with `v8.serialize` into one buffer that is
- * transferred, not copied, to the consuming worker; batches of flat records of one shape go as
- * typed arrays instead (flat-records.ts: the same values come out, ≈ 2.5× cheaper). Records must be
+ * transferred, not copied, to the consuming worker; batches of flat records (up to 16 shapes) go
+ * as one buffer of cells and one string instead (flat-records.ts: the same values come out, ≈ 2×
+ * cheaper). Records must be
  * plain data (what the structured-clone algorithm accepts: objects, arrays, Map, Set, Date, typed
  * arrays, bigint); class instances arrive as plain objects, and functions or symbols cannot cross.
  */
