@@ -396,7 +396,14 @@ export class KafkaReader<T> implements SourceReader<T> {
     } finally {
       this.consumerStarting = undefined
     }
-    for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
+    try {
+      for (const p of toRead) consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.fetched) })
+    } catch (e) {
+      // The consumer crashed between joining its group and here (a broker that has just started
+      // may answer "coordinator loading"): kafkajs dropped the group and restarts the consumer on a
+      // timer; the GROUP_JOIN handler above seeks to these positions once it has joined again.
+      if (!isGroupNotInitialized(e)) throw e
+    }
     this.checkOpen()
   }
 
@@ -774,4 +781,9 @@ function splitAssigner(assignment: Record<string, number[]>): PartitionAssigner 
       return { name: 'FluxionSplitAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) }
     },
   })
+}
+
+/** kafkajs's seek() on a consumer whose group is gone (crashed and not yet restarted); kafkajs 2.2 says so only in the message. */
+function isGroupNotInitialized(e: unknown): boolean {
+  return e instanceof Error && e.message.startsWith('Consumer group was not initialized')
 }
