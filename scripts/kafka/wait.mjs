@@ -4,7 +4,8 @@
 //        [--timeout 180] [--kafka-pid N] [--registry-pid N]
 // Without --registry only the broker is waited for (a private broker without a registry).
 //
-// Ready means: a kafkajs admin's describeCluster() lists a broker, and GET {registry}/subjects
+// Ready means: a kafkajs admin's describeCluster() lists a broker and describeGroups() answers (the
+// group coordinator is up and loaded), and GET {registry}/subjects
 // answers 200 with a JSON array. A given pid that dies fails at once instead of waiting out the
 // timeout. Exit codes: 0 ready; bit 1 (2) broker not ready; bit 2 (4) registry not ready; 1 usage.
 import { Kafka, logLevel } from 'kafkajs'
@@ -46,7 +47,12 @@ async function brokerReady(brokers) {
   try {
     await admin.connect()
     const cluster = await admin.describeCluster()
-    return cluster.brokers.length > 0 ? null : 'no broker registered yet'
+    if (cluster.brokers.length === 0) return 'no broker registered yet'
+    // Groups must work too: a broker that has just started answers "coordinator not available" or
+    // "coordinator is loading" until its offsets topic is created and loaded, and a consumer that
+    // joins then may crash right after joining (seen in CI).
+    const [group] = (await admin.describeGroups(['fluxion-kafka-up-probe'])).groups
+    return group && group.errorCode === 0 ? null : `group coordinator not ready (error code ${group?.errorCode})`
   } catch (err) {
     return err instanceof Error ? err.message : String(err)
   } finally {
