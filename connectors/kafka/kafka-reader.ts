@@ -31,6 +31,7 @@ import { OffsetCommitter, type CommitOffset } from './offset-committer.ts'
 import { describeTopics, discoverPartitions, parseSplitId, partitionOwner, splitIdOf } from './partition-discovery.ts'
 import { bounded, disconnectQuietly } from './sink-control-topic.ts'
 import { startOffsets, type StartFrom } from './start-offsets.ts'
+import { TrackedSockets } from './tracked-sockets.ts'
 
 interface PartitionState<T> {
   readonly id: string
@@ -77,6 +78,8 @@ type KafkaClient = { connect(): Promise<void>; disconnect(): Promise<void> }
 
 export class KafkaReader<T> implements SourceReader<T> {
   private readonly kafka: Kafka
+  /** Every connection of `kafka`'s clients, destroyed at close (what kafkajs may leave open). */
+  private readonly sockets = new TrackedSockets()
   private readonly admin: Admin
   private consumer: Consumer | undefined
   /** The consumer while it connects, subscribes and runs (see startRun). */
@@ -127,7 +130,7 @@ export class KafkaReader<T> implements SourceReader<T> {
     private readonly restored: Restored[] | undefined,
   ) {
     const opts = source.options
-    this.kafka = new Kafka({ clientId: opts.clientId ?? 'fluxion-kafka-source', brokers: opts.brokers, logLevel: logLevel.NOTHING })
+    this.kafka = new Kafka({ clientId: opts.clientId ?? 'fluxion-kafka-source', brokers: opts.brokers, logLevel: logLevel.NOTHING, socketFactory: this.sockets.factory })
     this.admin = this.kafka.admin()
     this.groupBase = `${opts.groupId ?? 'fluxion'}-${randomUUID()}-s${ctx.subtaskIndex}`
     this.capacity = opts.bufferSize ?? 10_000
@@ -473,7 +476,7 @@ export class KafkaReader<T> implements SourceReader<T> {
               setTimeout(wake, 1000)
             })
             p.drained = undefined
-            if (gen !== this.generation || this.closed) return
+            if (!this.consumerLive(gen, isRunning)) return
             await heartbeat()
           }
         }
@@ -498,7 +501,16 @@ export class KafkaReader<T> implements SourceReader<T> {
     } finally {
       resolve()
     }
-    await heartbeat()
+    if (this.consumerLive(gen, isRunning)) await heartbeat()
+  }
+
+  /**
+   * Whether the consumer of generation `gen` may still talk to the broker. A heartbeat after the
+   * reader released its consumer opens a new connection to the group coordinator that nothing
+   * closes (kafkajs connects lazily): the process then did not exit after its job finished.
+   */
+  private consumerLive(gen: number, isRunning: () => boolean): boolean {
+    return gen === this.generation && !this.closed && isRunning()
   }
 
   /** The reader holds `bufferSize` records and this partition at least its share of them. */
@@ -689,6 +701,8 @@ export class KafkaReader<T> implements SourceReader<T> {
       // Every client made, again (a connect that completes later disconnects itself).
       await Promise.all([...this.clients].map((c) => disconnectQuietly(c)))
       this.clients.clear()
+      // What kafkajs left open after disconnecting (tracked-sockets.ts).
+      this.sockets.destroyAll()
     }
   }
 
