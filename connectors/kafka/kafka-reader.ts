@@ -505,9 +505,9 @@ export class KafkaReader<T> implements SourceReader<T> {
   }
 
   /**
-   * Whether the consumer of generation `gen` may still talk to the broker. A heartbeat after the
-   * reader released its consumer opens a new connection to the group coordinator that nothing
-   * closes (kafkajs connects lazily): the process then did not exit after its job finished.
+   * Whether the consumer of generation `gen` may still talk to the broker: a heartbeat after the
+   * reader released its consumer would connect to the group coordinator again (kafkajs connects
+   * lazily), a connection no disconnect() closes (see tracked-sockets.ts).
    */
   private consumerLive(gen: number, isRunning: () => boolean): boolean {
     return gen === this.generation && !this.closed && isRunning()
