@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { adjustedEventId, createGenerator, DEFAULT_CONFIG, eventToJson, MAX_DISORDER_MS, PRICE_HI, PRICE_LO, PRICE_MID, resolveConfig, warmUpConfig, type NexmarkConfig } from './generator.ts'
+import { adjustedEventId, createGenerator, DEFAULT_CONFIG, eventToJson, MAX_DISORDER_MS, PRICE_HI, PRICE_LO, PRICE_MID, resolveConfig, warmUpConfig, warmUpJobCounts, type NexmarkConfig } from './generator.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
 
 const GOLDEN = new URL('./testdata/events-default-first-1000.jsonl', import.meta.url)
@@ -76,6 +76,10 @@ describe('Nexmark generator', () => {
     expect(warm(250_000).dateTime - warm(0).dateTime).toBeGreaterThan(14_000)
     // 1000 events shuffled at 100 events/s would span 10 s of event time, more than the watermark's delay.
     expect(warmUpConfig({ eventsPerSecond: 1_000 })).toEqual({ eventsPerSecond: 1_000 })
+    expect(warmUpJobCounts(500_000)).toEqual([250_000, 250_000])
+    expect(warmUpJobCounts(5)).toEqual([3, 2])
+    expect(warmUpJobCounts(1)).toEqual([1])
+    expect(warmUpJobCounts(0)).toEqual([])
   })
 
   it('is a pure function of the position', () => {

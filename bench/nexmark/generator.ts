@@ -246,6 +246,12 @@ export function warmUpConfig(config: Partial<NexmarkConfig>): Partial<NexmarkCon
   }
 }
 
+/** The event counts of a warm-up's two jobs (job.ts warmUp): `total` split in halves, the empty ones left out. */
+export function warmUpJobCounts(total: number): number[] {
+  const first = Math.ceil(total / 2)
+  return [first, total - first].filter((n) => n > 0)
+}
+
 /** Creates the generator of `overrides` (missing fields take DEFAULT_CONFIG's values). */
 export function createGenerator(overrides: Partial<NexmarkConfig> = {}): NexmarkGenerator {
   const config = Object.freeze(resolveConfig(overrides))

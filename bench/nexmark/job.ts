@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FluxionError, loadJob, StreamExecutionEnvironment } from '../../index.ts'
-import { nexmarkSource, WATERMARK_DELAY_MS, warmUpConfig, type NexmarkConfig } from './generator.ts'
+import { nexmarkSource, WATERMARK_DELAY_MS, warmUpConfig, warmUpJobCounts, type NexmarkConfig } from './generator.ts'
 import { kafkaNexmarkSource, observeEvents, type KafkaNexmarkSourceOptions } from './kafka.ts'
 import { Digest, MetricsSink, quantile, RunMetrics } from './metrics.ts'
 import { queryByName } from './queries/index.ts'
@@ -95,8 +95,8 @@ let stateDir: string | undefined
  * builds new closures and operator objects; V8 specialises optimised code to the first job's and
  * deoptimises it when the next job's arrive (and, without metrics, the measured run's metrics paths
  * had never run at all). After two jobs the call sites are generic, so the measured run starts on
- * code that stays optimised: without this, q3 (3M events) re-optimised in the measured window,
- * ≈ 35% slower. The tenth of the rate spreads the events over ten times the event time, so that
+ * code that stays optimised (alternated children, 3M events, p = 1: q8 +26%, q11 +14%, q0, q3 and
+ * q5 +2–4%). The tenth of the rate spreads the events over ten times the event time, so that
  * windows fire in the warm-up too (500k events at 100k events/s span 5 s, less than the 10 s windows
  * of q5, q7, q8 and q11 plus the watermark's 4 s). The Flink peer warms up the same way
  * (NexmarkJob.java). From Kafka the warm-up is one job over the warm-up topic.
@@ -109,9 +109,7 @@ async function warmUp(args: JobArgs): Promise<void> {
   }
   const latency = queryByName(args.query).latency
   const config = warmUpConfig(args.config)
-  const first = Math.ceil(args.warmupEvents / 2)
-  await runOnce(args, first, new RunMetrics(args.parallelism, latency), undefined, config)
-  if (args.warmupEvents > first) await runOnce(args, args.warmupEvents - first, new RunMetrics(args.parallelism, latency), undefined, config)
+  for (const count of warmUpJobCounts(args.warmupEvents)) await runOnce(args, count, new RunMetrics(args.parallelism, latency), undefined, config)
 }
 
 /** One job over `events` events; without `metrics` (a Kafka warm-up) it reads the warm-up topic and discards its outputs. */

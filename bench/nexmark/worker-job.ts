@@ -11,7 +11,7 @@
 import { isMainThread } from 'node:worker_threads'
 import { defineJob } from '../../engine/api/define-job.ts'
 import { StreamExecutionEnvironment } from '../../engine/api/environment.ts'
-import { nexmarkSource, warmUpConfig, type NexmarkConfig } from './generator.ts'
+import { nexmarkSource, warmUpConfig, warmUpJobCounts, type NexmarkConfig } from './generator.ts'
 import { queryByName } from './queries/index.ts'
 import { WorkerMetricsReporter } from './worker-metrics.ts'
 
@@ -30,9 +30,8 @@ export default defineJob(async (env, params) => {
   // The main thread builds the graph too (loadJob) but runs no subtask: only workers warm up and wait for the start gate.
   // Two jobs of half the events each, at a tenth of the rate, as job.ts's warmUp (why: there).
   if (!isMainThread && warmupEvents > 0) {
-    const first = Math.ceil(warmupEvents / 2)
     const warmConfig = warmUpConfig(config)
-    for (const count of [first, warmupEvents - first].filter((n) => n > 0)) {
+    for (const count of warmUpJobCounts(warmupEvents)) {
       const warm = StreamExecutionEnvironment.create({ parallelism: 1, batchSize: env.config.batchSize, stateBackend: env.config.stateBackend, stateDir: env.config.stateDir })
       query.build(warm, nexmarkSource(warm, { count, config: warmConfig })).sinkTo(DISCARD, 'nexmark-warmup-sink')
       await warm.execute(`nexmark-${query.name}-warmup`)
