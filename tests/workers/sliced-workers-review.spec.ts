@@ -31,17 +31,25 @@ const specArb: fc.Arbitrary<SlicedJobSpec> = fc
     return { events, size: slide * k, slide, offset: Math.trunc(offsetFrac * slide), lateness, outOfOrderness: disorder + 1 }
   })
 
+type JobOptions = Parameters<typeof loadJob>[2]
+
+/** The rows of the job with the plain window operator under `plainOptions`, and with `.sliced()` under `slicedOptions`. */
+async function rowsOfBoth(spec: SlicedJobSpec, plainOptions: JobOptions, slicedOptions: JobOptions): Promise<{ expected: string[]; actual: string[] }> {
+  const rows = async (sliced: boolean, options: JobOptions): Promise<string[]> => {
+    const job = await loadJob(JOB, { spec: JSON.stringify(spec), sliced: String(sliced) }, options)
+    const [out] = (await job.env.executeAndCollect(...job.outputs)) as [string[]]
+    return [...out].sort()
+  }
+  return { expected: await rows(false, plainOptions), actual: await rows(true, slicedOptions) }
+}
+
 describe('sliced() on workers (review)', () => {
   it('gives the rows of the plain window operator: parallelism 2, workers 2', async () => {
     await fc.assert(
       fc.asyncProperty(specArb, async (spec) => {
-        const params = { spec: JSON.stringify(spec) }
-        const plain = await loadJob(JOB, { ...params, sliced: 'false' }, { parallelism: 1 })
-        const [expected] = (await plain.env.executeAndCollect(...plain.outputs)) as [string[]]
-        const threaded = await loadJob(JOB, { ...params, sliced: 'true' }, { parallelism: 2, workers: 2, batchSize: 4, channelCapacity: 8 })
-        const [actual] = (await threaded.env.executeAndCollect(...threaded.outputs)) as [string[]]
+        const { expected, actual } = await rowsOfBoth(spec, { parallelism: 1 }, { parallelism: 2, workers: 2, batchSize: 4, channelCapacity: 8 })
         expect(expected.length).toBeGreaterThan(0)
-        expect([...actual].sort()).toEqual([...expected].sort())
+        expect(actual).toEqual(expected)
       }),
       { numRuns: 3 },
     )
@@ -50,12 +58,8 @@ describe('sliced() on workers (review)', () => {
   it('gives the rows of the plain window operator: parallelism 2, current thread', async () => {
     await fc.assert(
       fc.asyncProperty(specArb, async (spec) => {
-        const params = { spec: JSON.stringify(spec) }
-        const plain = await loadJob(JOB, { ...params, sliced: 'false' }, { parallelism: 2 })
-        const [expected] = (await plain.env.executeAndCollect(...plain.outputs)) as [string[]]
-        const sliced = await loadJob(JOB, { ...params, sliced: 'true' }, { parallelism: 2, batchSize: 4, channelCapacity: 8 })
-        const [actual] = (await sliced.env.executeAndCollect(...sliced.outputs)) as [string[]]
-        expect([...actual].sort()).toEqual([...expected].sort())
+        const { expected, actual } = await rowsOfBoth(spec, { parallelism: 2 }, { parallelism: 2, batchSize: 4, channelCapacity: 8 })
+        expect(actual).toEqual(expected)
       }),
       { numRuns: 30 },
     )
