@@ -7,7 +7,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { loadJob } from '../../index.ts'
-import type { SEv, SlicedJobSpec } from './fixtures/sliced-window-job.ts'
+import { seededEvents } from './fixtures/events.ts'
+import type { SlicedJobSpec } from './fixtures/sliced-window-job.ts'
 
 const JOB = new URL('./fixtures/sliced-window-job.ts', import.meta.url)
 
@@ -24,10 +25,7 @@ const specArb: fc.Arbitrary<SlicedJobSpec> = fc
     base: fc.constantFrom(0, -5_000, 1_700_000_000_000),
   })
   .map(({ n, keys, disorder, seed, slide, k, offsetFrac, lateness, base }) => {
-    let x = seed | 0
-    const next = (): number => ((x = (Math.imul(x, 1_103_515_245) + 12_345) | 0) >>> 8) % 1_000_003
-    const events: SEv[] = []
-    for (let i = 0; i < n; i++) events.push({ key: `k${next() % keys}`, ts: base + i * 3 - (disorder > 0 ? next() % (disorder + 1) : 0), value: next() % 100 })
+    const events = seededEvents({ n, keys, disorder, seed, firstTs: base })
     return { events, size: slide * k, slide, offset: Math.trunc(offsetFrac * slide), lateness, outOfOrderness: disorder + 1 }
   })
 

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FluxionError, loadJob, StreamExecutionEnvironment } from '../../index.ts'
-import type { Ev, WindowJobSpec, WindowRow } from './fixtures/keyed-window-job.ts'
+import { seededEvents } from './fixtures/events.ts'
+import type { WindowJobSpec, WindowRow } from './fixtures/keyed-window-job.ts'
 import type { CountRow } from './fixtures/exactly-once-job.ts'
 
 const WINDOW_JOB = new URL('./fixtures/keyed-window-job.ts', import.meta.url)
@@ -30,11 +31,7 @@ const specArb: fc.Arbitrary<WindowJobSpec> = fc
     aggregate: fc.constantFrom('count' as const, 'sum' as const, 'max' as const),
   })
   .map(({ n, keys, disorder, seed, window, aggregate }) => {
-    // Deterministic pseudo-random events from the seed: time advances, with bounded disorder.
-    let x = seed | 0
-    const next = (): number => ((x = (Math.imul(x, 1_103_515_245) + 12_345) | 0) >>> 8) % 1_000_003
-    const events: Ev[] = []
-    for (let i = 0; i < n; i++) events.push({ key: `k${next() % keys}`, ts: i * 3 - (disorder > 0 ? next() % (disorder + 1) : 0) + 1_000, value: next() % 100 })
+    const events = seededEvents({ n, keys, disorder, seed, firstTs: 1_000 })
     return { events, window, aggregate, outOfOrderness: disorder + 1 }
   })
 
